@@ -1,0 +1,1 @@
+"""posekit: COCO person-keypoint tooling (the `annotate` CLI and its core)."""

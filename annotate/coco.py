@@ -1,0 +1,327 @@
+"""COCO person-keypoint JSON <-> KeypointDataset (the canonical file format).
+
+Reading is strict by default: the first structural problem raises :class:`PosekitError`
+naming the file and the annotation. With a ``report`` callback, problems are reported
+one by one and the offending annotations are left out instead (used by the validator).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .dataset import Category, ImageInfo, KeypointDataset
+from .errors import PosekitError
+from .io import read_json, write_json_atomic
+
+#: ``report(rule, severity, image_id, ann_id, message, value)``
+Reporter = Callable[[str, str, Any, Any, str, Any], None]
+
+_ANN_CORE = ("id", "image_id", "category_id", "keypoints", "bbox", "area", "iscrowd", "score")
+_IMG_CORE = ("id", "file_name", "width", "height")
+_CAT_CORE = ("id", "name", "keypoints", "skeleton")
+
+
+def load_coco(path: str | Path, report: Reporter | None = None) -> KeypointDataset:
+    """Read a COCO keypoint file into a :class:`KeypointDataset`."""
+    return from_coco_dict(read_json(path), path, report)
+
+
+def _raiser(path: str | Path) -> Reporter:
+    def report(rule, severity, image_id, ann_id, message, value=None):
+        if severity == "error":
+            where = f"annotation {ann_id}: " if ann_id is not None else (
+                f"image {image_id}: " if image_id is not None else "")
+            raise PosekitError(path, where + message)
+    return report
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | None = None) -> KeypointDataset:
+    """Build a dataset from parsed COCO JSON. Structural problems go to ``report`` (or raise)."""
+    rep = report or _raiser(path)
+    if not isinstance(obj, dict):
+        raise PosekitError(path, f"expected a COCO JSON object, found a {type(obj).__name__}")
+    for key in ("images", "annotations", "categories"):
+        if key not in obj:
+            raise PosekitError(path, f"not a COCO keypoint file: no '{key}' list")
+        if not isinstance(obj[key], list):
+            raise PosekitError(path, f"'{key}' must be a list, found {type(obj[key]).__name__}")
+
+    category, other_cats = _parse_category(obj["categories"], path, rep)
+    K = category.num_keypoints
+    images = _parse_images(obj["images"], rep)
+    image_ids = {im.id for im in images}
+
+    other_anns: list[dict] = []
+    good: list[dict] = []
+    seen_ids: set = set()
+    for i, ann in enumerate(obj["annotations"]):
+        if not isinstance(ann, dict):
+            rep("schema.annotation_type", "error", None, None, f"annotations[{i}] is not an object", None)
+            continue
+        aid = ann.get("id")
+        if not _is_int(aid):
+            rep("schema.annotation_id", "error", ann.get("image_id"), aid,
+                f"annotations[{i}] has id {aid!r}; expected an integer", aid)
+            continue
+        if aid in seen_ids:
+            rep("schema.duplicate_id", "error", ann.get("image_id"), aid, f"annotation id {aid} is used twice", aid)
+            continue
+        seen_ids.add(aid)
+        if ann.get("category_id") != category.id:
+            if ann.get("category_id") in other_cats:
+                other_anns.append(ann)
+            else:
+                rep("schema.category_id", "error", ann.get("image_id"), aid,
+                    f"category_id {ann.get('category_id')!r} is not a category of this file", ann.get("category_id"))
+            continue
+        if ann.get("image_id") not in image_ids:
+            rep("schema.image_id", "error", ann.get("image_id"), aid,
+                f"image_id {ann.get('image_id')!r} is not an image of this file", ann.get("image_id"))
+            continue
+        kp = ann.get("keypoints")
+        if not isinstance(kp, list):
+            rep("schema.keypoints_type", "error", ann["image_id"], aid,
+                f"'keypoints' must be a list, found {type(kp).__name__}", None)
+            continue
+        if len(kp) != 3 * K:
+            rep("schema.keypoints_length", "error", ann["image_id"], aid,
+                f"has {len(kp)} keypoint values; category '{category.name}' needs 3x{K}={3 * K}", len(kp))
+            continue
+        good.append(ann)
+
+    kps = _keypoint_array(good, K, rep)
+    keep = ~np.isnan(kps).all(axis=(1, 2)) if len(good) else np.zeros(0, bool)
+    # rows whose keypoints had the wrong types were reported and are marked all-NaN: drop them
+    kps = kps[keep]
+    good = [a for a, k in zip(good, keep) if k]
+    _check_visibility(good, kps, rep)
+
+    n = len(good)
+    bbox = np.full((n, 4), np.nan)
+    area = np.full(n, np.nan)
+    score = np.full(n, np.nan)
+    iscrowd = np.zeros(n, bool)
+    extras = []
+    for r, ann in enumerate(good):
+        box = ann.get("bbox")
+        if box is not None:
+            if isinstance(box, list) and len(box) == 4 and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in box):
+                bbox[r] = box
+            else:
+                rep("schema.bbox", "error", ann["image_id"], ann["id"], f"bbox {box!r} is not [x, y, w, h] numbers", None)
+        a = ann.get("area")
+        if a is not None:
+            if isinstance(a, (int, float)) and not isinstance(a, bool):
+                area[r] = a
+            else:
+                rep("schema.area", "error", ann["image_id"], ann["id"], f"area {a!r} is not a number", None)
+        s = ann.get("score")
+        if s is not None:
+            if isinstance(s, (int, float)) and not isinstance(s, bool):
+                score[r] = s
+            else:
+                rep("schema.score", "error", ann["image_id"], ann["id"], f"score {s!r} is not a number", None)
+        c = ann.get("iscrowd", 0)
+        if c in (0, 1, True, False):
+            iscrowd[r] = bool(c)
+        else:
+            rep("schema.iscrowd", "error", ann["image_id"], ann["id"], f"iscrowd {c!r} must be 0 or 1", None)
+        extras.append({k: v for k, v in ann.items() if k not in _ANN_CORE})
+
+    top = {k: v for k, v in obj.items() if k not in ("images", "annotations", "categories", "info", "licenses")}
+    return KeypointDataset(
+        category, images,
+        np.array([a["id"] for a in good], dtype=np.int64),
+        np.array([a["image_id"] for a in good], dtype=np.int64),
+        kps.reshape(n, K, 3), bbox, area, iscrowd, score, extras,
+        dict(obj.get("info") or {}) if isinstance(obj.get("info"), dict) else {},
+        obj.get("licenses"), list(other_cats.values()), other_anns, top)
+
+
+def _keypoint_array(good: list[dict], K: int, rep: Reporter) -> np.ndarray:
+    if not good:
+        return np.zeros((0, K, 3))
+    try:
+        return np.array([a["keypoints"] for a in good], dtype=np.float64).reshape(len(good), K, 3)
+    except (TypeError, ValueError):
+        pass
+    out = np.full((len(good), K, 3), np.nan)
+    for r, ann in enumerate(good):
+        bad = [j for j, x in enumerate(ann["keypoints"]) if not isinstance(x, (int, float)) or isinstance(x, bool)]
+        if bad:
+            j = bad[0]
+            rep("schema.keypoint_value", "error", ann["image_id"], ann["id"],
+                f"keypoint {j // 3} value {ann['keypoints'][j]!r} is not a number", None)
+        else:
+            out[r] = np.asarray(ann["keypoints"], dtype=np.float64).reshape(K, 3)
+    return out
+
+
+def _check_visibility(good: list[dict], kps: np.ndarray, rep: Reporter) -> None:
+    """Report non-finite values and visibility flags outside {0, 1, 2}; rows stay in the arrays."""
+    if not len(good):
+        return
+    nonfinite = ~np.isfinite(kps).all(axis=(1, 2))
+    for r in np.flatnonzero(nonfinite):
+        j = int(np.flatnonzero(~np.isfinite(kps[r]).all(axis=1))[0])
+        rep("schema.nonfinite", "error", good[r]["image_id"], good[r]["id"],
+            f"keypoint {j} has a NaN or infinite value", None)
+    v = kps[:, :, 2]
+    bad = ~np.isin(v, (0, 1, 2)) & np.isfinite(v)
+    for r in np.flatnonzero(bad.any(axis=1)):
+        j = int(np.flatnonzero(bad[r])[0])
+        rep("schema.visibility_value", "error", good[r]["image_id"], good[r]["id"],
+            f"keypoint {j} has visibility {v[r, j]:g}; must be 0, 1 or 2", float(v[r, j]))
+    float_flags = [r for r, a in enumerate(good)
+                   if any(isinstance(x, float) and x in (0.0, 1.0, 2.0) for x in a["keypoints"][2::3])]
+    for r in float_flags:
+        rep("schema.visibility_float", "warning", good[r]["image_id"], good[r]["id"],
+            "visibility flags written as floats (e.g. 2.0); COCO uses integers", None)
+
+
+def _parse_category(cats: list, path, rep: Reporter) -> tuple[Category, dict]:
+    kp_cats = [c for c in cats if isinstance(c, dict) and isinstance(c.get("keypoints"), list)]
+    if not kp_cats:
+        raise PosekitError(path, "no category with a 'keypoints' list; not a COCO keypoint file")
+    if len(kp_cats) > 1:
+        raise PosekitError(path, f"{len(kp_cats)} keypoint categories; only one is supported per file")
+    c = kp_cats[0]
+    if not _is_int(c.get("id")):
+        raise PosekitError(path, f"category id {c.get('id')!r} is not an integer")
+    names = c["keypoints"]
+    if not all(isinstance(n, str) for n in names) or not names:
+        raise PosekitError(path, "category keypoint names must be a non-empty list of strings")
+    K = len(names)
+    skel_raw = c.get("skeleton") or []
+    skeleton: list[tuple[int, int]] = []
+    ok = isinstance(skel_raw, list) and all(
+        isinstance(s, list) and len(s) == 2 and all(_is_int(x) for x in s) for s in skel_raw)
+    if not ok:
+        rep("schema.skeleton", "error", None, None, "category skeleton must be a list of [a, b] integer pairs", None)
+    else:
+        flat = [x for s in skel_raw for x in s]
+        zero_based = bool(flat) and min(flat) == 0 and max(flat) <= K - 1
+        if zero_based:
+            rep("schema.skeleton_zero_based", "error", None, None,
+                "category skeleton looks 0-based (contains index 0); COCO skeletons are 1-based", 0)
+            skeleton = [(a, b) for a, b in skel_raw]
+        else:
+            out_of_range = [s for s in skel_raw if not (1 <= s[0] <= K and 1 <= s[1] <= K)]
+            if out_of_range:
+                rep("schema.skeleton_range", "error", None, None,
+                    f"{len(out_of_range)} skeleton limb(s) index keypoints beyond the category's {K} "
+                    f"(1-based), e.g. {out_of_range[0]}", len(out_of_range))
+            skeleton = [(a - 1, b - 1) for a, b in skel_raw if 1 <= a <= K and 1 <= b <= K]
+    extra = {k: v for k, v in c.items() if k not in _CAT_CORE}
+    extra["_skeleton_raw"] = skel_raw  # kept so that a file round-trips unchanged
+    cat = Category(c["id"], str(c.get("name", "person")), list(names), skeleton, extra)
+    others = {c2["id"]: c2 for c2 in cats if c2 is not c and isinstance(c2, dict) and "id" in c2}
+    return cat, others
+
+
+def _parse_images(imgs: list, rep: Reporter) -> list[ImageInfo]:
+    out = []
+    seen: set = set()
+    for i, im in enumerate(imgs):
+        if not isinstance(im, dict):
+            rep("schema.image_type", "error", None, None, f"images[{i}] is not an object", None)
+            continue
+        iid = im.get("id")
+        if not _is_int(iid):
+            rep("schema.image_id_type", "error", iid, None, f"images[{i}] has id {iid!r}; expected an integer", None)
+            continue
+        if iid in seen:
+            rep("schema.duplicate_image_id", "error", iid, None, f"image id {iid} is used twice", None)
+            continue
+        seen.add(iid)
+        fn = im.get("file_name")
+        if not isinstance(fn, str) or not fn:
+            rep("schema.file_name", "error", iid, None, f"image {iid} has no file_name string", None)
+            continue
+        size = []
+        for key in ("width", "height"):
+            val = im.get(key)
+            if val is None:
+                size.append(None)
+            elif _is_int(val) and val > 0 or (isinstance(val, float) and val.is_integer() and val > 0):
+                size.append(int(val))
+            else:
+                rep("schema.image_size", "error", iid, None, f"image {iid} has {key} {val!r}; expected a positive integer", val)
+                size.append(None)
+        out.append(ImageInfo(iid, fn, size[0], size[1], {k: v for k, v in im.items() if k not in _IMG_CORE}))
+    return out
+
+
+def _num(x: float) -> int | float:
+    """Integral floats as ints (COCO's own files write pixel coordinates and flags so)."""
+    return int(x) if float(x).is_integer() and abs(x) < 2**53 else float(x)
+
+
+def to_coco_dict(ds: KeypointDataset) -> dict[str, Any]:
+    """The dataset as a COCO keypoint JSON object (1-based skeleton, num_keypoints from v)."""
+    cat_extra = dict(ds.category.extra)
+    skel_raw = cat_extra.pop("_skeleton_raw", None)
+    skeleton = skel_raw if skel_raw is not None and _skeleton_matches(skel_raw, ds.category) else \
+        [[a + 1, b + 1] for a, b in ds.category.skeleton]
+    category = {"id": ds.category.id, "name": ds.category.name, **cat_extra,
+                "keypoints": list(ds.category.keypoints), "skeleton": skeleton}
+    images = []
+    for im in ds.images:
+        d: dict[str, Any] = {"id": im.id, "file_name": im.file_name}
+        if im.width is not None:
+            d["width"] = im.width
+        if im.height is not None:
+            d["height"] = im.height
+        d.update(im.extra)
+        images.append(d)
+    anns = []
+    flat = ds.keypoints.reshape(len(ds), -1)
+    nk = ds.num_keypoints
+    for r in range(len(ds)):
+        a: dict[str, Any] = {"id": int(ds.ann_id[r]), "image_id": int(ds.image_id[r]),
+                             "category_id": ds.category.id, "iscrowd": int(ds.iscrowd[r])}
+        a.update(ds.extra[r])
+        a["keypoints"] = [_num(x) for x in flat[r]]
+        a["num_keypoints"] = int(nk[r])
+        if not np.isnan(ds.bbox[r]).any():
+            a["bbox"] = [_num(x) for x in ds.bbox[r]]
+        if not math.isnan(ds.area[r]):
+            a["area"] = _num(ds.area[r])
+        if not math.isnan(ds.score[r]):
+            a["score"] = float(ds.score[r])
+        anns.append(a)
+    out: dict[str, Any] = {}
+    if ds.info:
+        out["info"] = ds.info
+    if ds.licenses is not None:
+        out["licenses"] = ds.licenses
+    out.update(ds.top_extra)
+    out["images"] = images
+    out["annotations"] = anns + ds.other_annotations
+    out["categories"] = [category] + ds.other_categories
+    return out
+
+
+def _skeleton_matches(raw: Any, cat: Category) -> bool:
+    K = cat.num_keypoints
+    try:
+        conv = [(a - 1, b - 1) for a, b in raw if 1 <= a <= K and 1 <= b <= K]
+    except (TypeError, ValueError):
+        return False
+    return conv == [tuple(s) for s in cat.skeleton]
+
+
+def save_coco(ds: KeypointDataset, path: str | Path, indent: int | None = None) -> None:
+    """Write the dataset as COCO keypoint JSON, atomically."""
+    if not (np.isfinite(ds.keypoints).all() and np.isfinite(ds.bbox[~np.isnan(ds.bbox).any(1)]).all()):
+        bad = ~np.isfinite(ds.keypoints).all(axis=(1, 2))
+        who = f"annotation {int(ds.ann_id[np.flatnonzero(bad)[0]])}" if bad.any() else "a box"
+        raise PosekitError(path, f"refusing to write: {who} has NaN or infinite values")
+    write_json_atomic(path, to_coco_dict(ds), indent)

@@ -1,0 +1,45 @@
+"""Terminal output shared by the commands: messages, progress bars, the --quiet switch."""
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+QUIET = False
+
+
+def info(message: str) -> None:
+    """A line for the user on stdout, unless --quiet."""
+    if not QUIET:
+        out.print(message, soft_wrap=True)
+
+
+def error_line(message: str) -> None:
+    """One line on stderr (always shown, never wrapped)."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def progress(description: str, total: int | None, unit: str = "files") -> Iterator[Callable[[int], None]]:
+    """A progress bar (rate in ``unit``/s); yields ``advance(n)``. Silent under --quiet or no TTY."""
+    if QUIET or not err.is_terminal:
+        yield lambda n=1: None
+        return
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(description, total=total, rate="")
+
+        def advance(n: int = 1) -> None:
+            bar.advance(task, n)
+            speed = bar.tasks[0].speed
+            if speed:
+                bar.update(task, rate=f"{speed:,.1f} {unit}/s")
+        yield advance

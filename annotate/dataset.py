@@ -1,0 +1,180 @@
+"""KeypointDataset: the one in-memory model every format converts to and from.
+
+Annotations are held column-wise as numpy arrays so that validation and rendering
+work on all persons at once: keypoints are ``(N, K, 3)`` float64 with
+``v`` in {0, 1, 2} (0 not labeled, 1 labeled but occluded, 2 visible).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from .skeletons import Layout, layout_for_names
+
+
+@dataclass
+class Category:
+    """The keypoint category: names, 0-based skeleton limbs and any other COCO fields."""
+
+    id: int
+    name: str
+    keypoints: list[str]
+    skeleton: list[tuple[int, int]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.keypoints)
+
+    @property
+    def layout(self) -> Layout:
+        return layout_for_names(self.keypoints, self.skeleton)
+
+    @classmethod
+    def from_layout(cls, layout: Layout, id: int = 1, name: str = "person") -> "Category":
+        return cls(id, name, list(layout.keypoints), [tuple(limb) for limb in layout.limbs],
+                   {"supercategory": "person"})
+
+
+@dataclass
+class ImageInfo:
+    """One image: id, path relative to the images folder, size (None when unknown), other fields."""
+
+    id: int
+    file_name: str
+    width: int | None = None
+    height: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class KeypointDataset:
+    """Images plus person annotations of one keypoint category, stored column-wise.
+
+    ``bbox`` is COCO ``[x, y, w, h]``; ``bbox``, ``area`` and ``score`` are NaN where absent.
+    ``extra`` holds each annotation's other fields (segmentation, head_box, ...) so that
+    nothing a format carries is lost on a round trip.
+    """
+
+    category: Category
+    images: list[ImageInfo] = field(default_factory=list)
+    ann_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    image_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    keypoints: np.ndarray | None = None
+    bbox: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    area: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    iscrowd: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    score: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    extra: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    licenses: list[Any] | None = None
+    other_categories: list[dict[str, Any]] = field(default_factory=list)
+    other_annotations: list[dict[str, Any]] = field(default_factory=list)
+    top_extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.keypoints is None:
+            self.keypoints = np.zeros((0, self.category.num_keypoints, 3))
+
+    def __len__(self) -> int:
+        return int(self.ann_id.shape[0])
+
+    @property
+    def num_keypoints(self) -> np.ndarray:
+        """Labeled keypoints per annotation (count of v > 0)."""
+        return (self.keypoints[:, :, 2] > 0).sum(axis=1)
+
+    def image_by_id(self) -> dict[int, ImageInfo]:
+        return {im.id: im for im in self.images}
+
+    def indices_by_image(self) -> dict[int, np.ndarray]:
+        """Annotation row indices grouped by image id (images without persons map to empty)."""
+        order = np.argsort(self.image_id, kind="stable")
+        ids, starts = np.unique(self.image_id[order], return_index=True)
+        groups = dict(zip(ids.tolist(), np.split(order, starts[1:]))) if len(order) else {}
+        return {im.id: groups.get(im.id, np.zeros(0, np.int64)) for im in self.images}
+
+    def subset(self, rows: np.ndarray) -> "KeypointDataset":
+        """A dataset with the same images and only the given annotation rows."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return KeypointDataset(
+            self.category, list(self.images), self.ann_id[rows], self.image_id[rows],
+            self.keypoints[rows], self.bbox[rows], self.area[rows], self.iscrowd[rows],
+            self.score[rows], [self.extra[i] for i in rows], dict(self.info), self.licenses,
+            list(self.other_categories), list(self.other_annotations), dict(self.top_extra))
+
+
+class DatasetBuilder:
+    """Collects images and persons one at a time (for readers of per-image formats)."""
+
+    def __init__(self, category: Category) -> None:
+        self.category = category
+        self.images: list[ImageInfo] = []
+        self._rows: list[tuple[int, int, np.ndarray, Any, float, bool, float, dict]] = []
+        self.info: dict[str, Any] = {}
+
+    def add_image(self, file_name: str, width: int | None, height: int | None,
+                  image_id: int | None = None, **extra: Any) -> int:
+        image_id = len(self.images) + 1 if image_id is None else int(image_id)
+        self.images.append(ImageInfo(image_id, file_name, width, height, extra))
+        return image_id
+
+    def add_person(self, image_id: int, keypoints: np.ndarray, bbox: Iterable[float] | None = None,
+                   area: float | None = None, iscrowd: bool = False, score: float | None = None,
+                   ann_id: int | None = None, **extra: Any) -> None:
+        kps = np.asarray(keypoints, dtype=np.float64).reshape(self.category.num_keypoints, 3)
+        box = np.full(4, np.nan) if bbox is None else np.asarray(list(bbox), dtype=np.float64)
+        aid = len(self._rows) + 1 if ann_id is None else int(ann_id)
+        self._rows.append((aid, int(image_id), kps, box, np.nan if area is None else float(area),
+                           bool(iscrowd), np.nan if score is None else float(score), extra))
+
+    def build(self, box_margin: float = 0.0) -> KeypointDataset:
+        """The dataset; persons without a box get their keypoints' extent grown by ``box_margin``."""
+        K = self.category.num_keypoints
+        rows = self._rows
+        ds = KeypointDataset(
+            self.category, self.images,
+            np.array([r[0] for r in rows], dtype=np.int64),
+            np.array([r[1] for r in rows], dtype=np.int64),
+            np.stack([r[2] for r in rows]) if rows else np.zeros((0, K, 3)),
+            np.stack([r[3] for r in rows]) if rows else np.zeros((0, 4)),
+            np.array([r[4] for r in rows], dtype=np.float64),
+            np.array([r[5] for r in rows], dtype=bool),
+            np.array([r[6] for r in rows], dtype=np.float64),
+            [r[7] for r in rows], dict(self.info))
+        fill_boxes_from_keypoints(ds, box_margin)
+        return ds
+
+
+def keypoint_extent(keypoints: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """``[x, y, w, h]`` per person around its labeled keypoints, grown by ``margin`` of the size
+    on each side; NaN rows where no keypoint is labeled."""
+    kps = np.asarray(keypoints, dtype=np.float64)
+    lab = kps[..., 2] > 0
+    x = np.where(lab, kps[..., 0], np.nan)
+    y = np.where(lab, kps[..., 1], np.nan)
+    out = np.full((kps.shape[0], 4), np.nan)
+    has = lab.any(axis=1)
+    if has.any():
+        x0, x1 = np.nanmin(x[has], axis=1), np.nanmax(x[has], axis=1)
+        y0, y1 = np.nanmin(y[has], axis=1), np.nanmax(y[has], axis=1)
+        w, h = x1 - x0, y1 - y0
+        out[has] = np.stack([x0 - margin * w, y0 - margin * h, w * (1 + 2 * margin), h * (1 + 2 * margin)], 1)
+    return out
+
+
+def fill_boxes_from_keypoints(ds: KeypointDataset, margin: float = 0.0) -> None:
+    """Where a person has no box, use its keypoints' extent grown by ``margin`` and clipped to
+    the image (when its size is known); where no area, use the box's."""
+    missing = np.isnan(ds.bbox).any(axis=1)
+    if missing.any():
+        box = keypoint_extent(ds.keypoints[missing], margin)
+        size = {im.id: (im.width or np.inf, im.height or np.inf) for im in ds.images}
+        wh = np.array([size.get(int(i), (np.inf, np.inf)) for i in ds.image_id[missing]]).reshape(-1, 2)
+        x0, y0 = np.maximum(box[:, 0], 0), np.maximum(box[:, 1], 0)
+        x1, y1 = np.minimum(box[:, 0] + box[:, 2], wh[:, 0]), np.minimum(box[:, 1] + box[:, 3], wh[:, 1])
+        ds.bbox[missing] = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+    no_area = np.isnan(ds.area)
+    ds.area[no_area] = ds.bbox[no_area, 2] * ds.bbox[no_area, 3]

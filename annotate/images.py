@@ -1,0 +1,26 @@
+"""Reading images for the commands (decode errors become PosekitError)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import PosekitError
+from .io import safe_relative
+
+
+def image_path(images_dir: Path, file_name: str, owner: Path | str) -> Path:
+    """The image's path inside ``images_dir`` (refusing paths that escape it)."""
+    return safe_relative(images_dir, file_name, "image file_name", owner)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Decode an image as BGR uint8; raises PosekitError naming the file."""
+    if not path.is_file():
+        raise PosekitError(path, "image not found")
+    data = np.fromfile(str(path), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise PosekitError(path, "not a readable image")
+    return img

@@ -1,0 +1,135 @@
+"""File I/O helpers: atomic writes, strict JSON reading, safe relative paths."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .errors import PosekitError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success fsync it and rename it over ``path``.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def dumps_json(obj: Any, indent: int | None = None) -> bytes:
+    """Serialise to UTF-8 JSON; numpy scalars and arrays are converted."""
+    return json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default,
+                      allow_nan=False).encode("utf-8")
+
+
+def write_json_atomic(path: str | Path, obj: Any, indent: int | None = None) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically."""
+    write_bytes_atomic(path, dumps_json(obj, indent))
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file, turning every failure into one :class:`PosekitError` line."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise PosekitError(path, "file not found") from None
+    except IsADirectoryError:
+        raise PosekitError(path, "is a folder, expected a JSON file") from None
+    except OSError as exc:
+        raise PosekitError(path, f"cannot read: {exc.strerror}") from None
+    return parse_json_bytes(raw, path)
+
+
+def parse_json_bytes(raw: bytes, path: str | Path) -> Any:
+    """Decode UTF-8 JSON bytes, raising :class:`PosekitError` naming ``path``."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PosekitError(path, f"not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise PosekitError(path, "empty file, expected JSON")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PosekitError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise PosekitError(path, "invalid JSON: nested too deeply") from None
+
+
+def safe_relative(base: str | Path, rel: str, what: str, owner: str | Path,
+                  root: str | Path | None = None) -> Path:
+    """Resolve ``rel`` against ``base``; refuse absolute paths and paths escaping ``root``
+    (default ``base``)."""
+    if not isinstance(rel, str) or not rel:
+        raise PosekitError(owner, f"{what} must be a non-empty string")
+    if "\x00" in rel:
+        raise PosekitError(owner, f"{what} {rel!r} contains a NUL byte")
+    candidate = Path(rel.replace("\\", "/"))
+    if candidate.is_absolute() or rel.startswith(("/", "\\")) or (len(rel) > 1 and rel[1] == ":"):
+        raise PosekitError(owner, f"{what} {rel!r} is an absolute path; expected a path relative to {base}")
+    full = (Path(base).resolve() / candidate).resolve()
+    root_resolved = Path(root if root is not None else base).resolve()
+    if root_resolved not in full.parents:
+        raise PosekitError(owner, f"{what} {rel!r} points outside {root if root is not None else base}")
+    return full
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_finite_number(x: Any) -> bool:
+    """True for int/float values that are finite (bools are not numbers here)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_output_not_input(out: Path, inputs: list[Path], on_error: Callable[[str], None]) -> None:
+    """Refuse an output path that is one of the inputs (never modify inputs)."""
+    out_r = out.resolve()
+    for p in inputs:
+        if p.exists() and p.resolve() == out_r:
+            on_error(f"output {out} is the input file; refusing to overwrite an input")

@@ -1,0 +1,189 @@
+"""Skeleton layouts as data: keypoint names, limbs, flip pairs and the mappings between layouts.
+
+Indices here are 0-based. COCO files store their skeleton 1-based; :mod:`annotate.coco`
+converts at the file boundary.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A named keypoint layout: ordered keypoint names, limbs (pairs of indices) and flip pairs."""
+
+    name: str
+    keypoints: tuple[str, ...]
+    limbs: tuple[tuple[int, int], ...]
+    flip_pairs: tuple[tuple[int, int], ...] = ()
+    aliases: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.keypoints)
+
+    def index(self, name: str) -> int:
+        return self.keypoints.index(name)
+
+    @property
+    def flip_indices(self) -> list[int]:
+        """For each keypoint, the index of its mirror (itself when unpaired)."""
+        out = list(range(self.num_keypoints))
+        for a, b in self.flip_pairs:
+            out[a], out[b] = b, a
+        return out
+
+    @classmethod
+    def from_names(cls, name: str, keypoints: list[str] | tuple[str, ...],
+                   limbs: list[tuple[int, int]] | tuple[tuple[int, int], ...] = ()) -> "Layout":
+        """A layout for a custom category; flip pairs inferred from left/right names."""
+        kps = tuple(keypoints)
+        return cls(name, kps, tuple((int(a), int(b)) for a, b in limbs), infer_flip_pairs(kps))
+
+
+_SIDE = re.compile(r"^(left|right|l|r)[_\- ]?(.+)$|^(.+?)[_\- ]?(left|right|l|r)$", re.IGNORECASE)
+
+
+def _side_and_part(name: str) -> tuple[str, str] | None:
+    m = _SIDE.match(name)
+    if not m:
+        return None
+    side, part = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+    return side.lower()[0], part.lower()
+
+
+def infer_flip_pairs(keypoints: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """Pair ``left_x``/``right_x`` (also ``l_x``/``r_x``, ``x_left``) keypoint names."""
+    sides = [_side_and_part(n) for n in keypoints]
+    pairs = []
+    for i, si in enumerate(sides):
+        if si and si[0] == "l":
+            for j, sj in enumerate(sides):
+                if sj and sj[0] == "r" and sj[1] == si[1]:
+                    pairs.append((i, j))
+                    break
+    return tuple(pairs)
+
+
+def normalise_name(name: str) -> str:
+    """Canonical spelling for matching keypoint labels: lower case, ``_`` for space and ``-``."""
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+COCO17 = Layout(
+    "coco17",
+    ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+     "left_knee", "right_knee", "left_ankle", "right_ankle"),
+    # COCO's 19-limb skeleton (the file's 1-based list minus one).
+    ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
+     (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)),
+    ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
+    aliases=("coco", "coco-17", "coco_17"),
+)
+
+MPII16 = Layout(
+    "mpii16",
+    ("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
+     "upper_neck", "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist"),
+    ((0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9), (7, 12), (12, 11),
+     (11, 10), (7, 13), (13, 14), (14, 15)),
+    ((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
+    aliases=("mpii", "mpii-16", "mpii_16"),
+)
+
+OPENPOSE18 = Layout(
+    "openpose18",
+    ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+     "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+     "right_eye", "left_eye", "right_ear", "left_ear"),
+    # OpenPose's 19 PAF limbs (CMU limbSeq, 0-based), the last two being shoulder-ear.
+    ((1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12),
+     (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17), (2, 16), (5, 17)),
+    ((2, 5), (3, 6), (4, 7), (8, 11), (9, 12), (10, 13), (14, 15), (16, 17)),
+    aliases=("openpose", "openpose-18", "openpose_18", "coco18"),
+)
+
+LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (COCO17, MPII16, OPENPOSE18)}
+
+
+def get_layout(name: str) -> Layout:
+    """Look a layout up by name or alias (``coco17``, ``mpii16``, ``openpose18``)."""
+    key = normalise_name(name).replace("_", "")
+    for lay in LAYOUTS.values():
+        if key in {lay.name, *(a.replace("-", "").replace("_", "") for a in lay.aliases)}:
+            return lay
+    raise KeyError(f"unknown layout {name!r}; known: {', '.join(LAYOUTS)}")
+
+
+# MPII index -> COCO index for the 12 joints both layouts share.
+MPII_TO_COCO: tuple[tuple[int, int], ...] = (
+    (0, 16), (1, 14), (2, 12), (3, 11), (4, 13), (5, 15), (10, 10), (11, 8), (12, 6), (13, 5),
+    (14, 7), (15, 9))
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Copy keypoints between layouts: ``pairs`` are (src, dst) indices; ``midpoints`` derive a
+    destination keypoint as the midpoint of two source keypoints (usable only when both are)."""
+
+    src: Layout
+    dst: Layout
+    pairs: tuple[tuple[int, int], ...]
+    midpoints: tuple[tuple[int, int, int], ...] = ()  # (src_a, src_b, dst)
+
+    def apply(self, keypoints: np.ndarray) -> np.ndarray:
+        """Map an (N, K_src, 3) array to (N, K_dst, 3); unmapped destination keypoints get v=0."""
+        kps = np.asarray(keypoints, dtype=np.float64)
+        out = np.zeros((kps.shape[0], self.dst.num_keypoints, 3), dtype=np.float64)
+        if self.pairs:
+            s, d = np.array(self.pairs).T
+            out[:, d] = kps[:, s]
+        for a, b, d in self.midpoints:
+            both = (kps[:, a, 2] > 0) & (kps[:, b, 2] > 0)
+            out[both, d, :2] = (kps[both, a, :2] + kps[both, b, :2]) / 2
+            out[both, d, 2] = np.minimum(kps[both, a, 2], kps[both, b, 2])
+        return out
+
+    @property
+    def dropped(self) -> list[str]:
+        """Source keypoints that have no place in the destination layout."""
+        used = {s for s, _ in self.pairs} | {a for a, _, _ in self.midpoints} | {b for _, b, _ in self.midpoints}
+        return [n for i, n in enumerate(self.src.keypoints) if i not in used]
+
+
+def _by_name(src: Layout, dst: Layout) -> tuple[tuple[int, int], ...]:
+    return tuple((src.index(n), dst.index(n)) for n in dst.keypoints if n in src.keypoints)
+
+
+MAPPINGS: dict[tuple[str, str], Mapping] = {
+    ("mpii16", "coco17"): Mapping(MPII16, COCO17, MPII_TO_COCO),
+    ("coco17", "mpii16"): Mapping(COCO17, MPII16, tuple((c, m) for m, c in MPII_TO_COCO)),
+    ("coco17", "openpose18"): Mapping(
+        COCO17, OPENPOSE18, _by_name(COCO17, OPENPOSE18),
+        ((COCO17.index("left_shoulder"), COCO17.index("right_shoulder"), OPENPOSE18.index("neck")),)),
+    ("openpose18", "coco17"): Mapping(OPENPOSE18, COCO17, _by_name(OPENPOSE18, COCO17)),
+}
+
+
+def get_mapping(src: str, dst: str) -> Mapping:
+    """The mapping from layout ``src`` to layout ``dst`` (identity when they are the same)."""
+    s, d = get_layout(src), get_layout(dst)
+    if s == d:
+        return Mapping(s, d, tuple((i, i) for i in range(s.num_keypoints)))
+    try:
+        return MAPPINGS[(s.name, d.name)]
+    except KeyError:
+        raise KeyError(f"no mapping from {s.name} to {d.name}") from None
+
+
+def layout_for_names(keypoints: list[str] | tuple[str, ...], limbs=()) -> Layout:
+    """The built-in layout with exactly these keypoint names, else a custom one."""
+    names = tuple(keypoints)
+    for lay in LAYOUTS.values():
+        if lay.keypoints == names:
+            return lay
+    return Layout.from_names("custom", names, limbs)

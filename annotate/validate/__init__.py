@@ -1,0 +1,49 @@
+"""Validate COCO keypoint annotations: schema, consistency and plausibility rules.
+
+Every rule works on all annotations at once and reports rows of a findings table
+(rule, severity, image_id, ann_id, keypoints, message, value).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..coco import from_coco_dict
+from ..dataset import KeypointDataset
+from ..io import read_json
+from .consistency import check_consistency
+from .findings import SEVERITY_RANK, Findings
+from .images import check_images
+from .plausibility import check_plausibility
+
+
+@dataclass
+class ValidationOptions:
+    tolerance: float = 1.0  # pixels a point or box may lie outside the image
+    box_margin: float = 0.1  # fraction of box size a point may lie outside its box
+    z_threshold: float = 6.0  # robust z-score for implausible bone lengths
+    min_samples: int = 20  # bones needed before a limb's statistics are trusted
+    asym_ratio: float = 3.0  # left/right limb length ratio flagged
+
+
+def validate_file(path: str | Path, images_dir: str | Path | None = None,
+                  opts: ValidationOptions | None = None) -> tuple[pd.DataFrame, KeypointDataset]:
+    """Read and check a COCO keypoint file; unreadable files raise PosekitError."""
+    opts = opts or ValidationOptions()
+    f = Findings()
+    ds = from_coco_dict(read_json(path), path, f.reporter())
+    check_consistency(ds, f, opts.tolerance, opts.box_margin)
+    check_plausibility(ds, f, opts.z_threshold, opts.min_samples, opts.asym_ratio)
+    if images_dir is not None:
+        check_images(ds, Path(images_dir), f)
+    return f.frame(), ds
+
+
+def exit_code(findings: pd.DataFrame, fail_on: str) -> int:
+    """1 when any finding is at or above ``fail_on`` severity, else 0."""
+    if findings.empty:
+        return 0
+    worst = findings["severity"].map(SEVERITY_RANK).max()
+    return 1 if worst >= SEVERITY_RANK[fail_on] else 0

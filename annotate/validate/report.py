@@ -1,0 +1,77 @@
+"""The validation report: terminal summary, CSV/JSON tables, pictures and an HTML index."""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .. import draw
+from ..dataset import KeypointDataset
+from ..errors import PosekitError
+from ..images import image_path, read_image
+from ..io import write_bytes_atomic
+
+MAX_PICTURES = 500
+
+
+def summary(findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per rule: severity, count and the first message."""
+    if findings.empty:
+        return pd.DataFrame(columns=["rule", "severity", "count", "example"])
+    g = findings.groupby(["rule", "severity"], sort=False)
+    out = g.size().rename("count").reset_index()
+    out["example"] = g["message"].first().values
+    return out.sort_values(["severity", "count"], ascending=[True, False]).reset_index(drop=True)
+
+
+def write_tables(findings: pd.DataFrame, out_dir: Path) -> None:
+    write_bytes_atomic(out_dir / "findings.csv", findings.to_csv(index=False).encode())
+    records = json.loads(findings.to_json(orient="records"))
+    write_bytes_atomic(out_dir / "findings.json", json.dumps(records, indent=1).encode())
+
+
+def write_pictures(findings: pd.DataFrame, ds: KeypointDataset, images_dir: Path, out_dir: Path) -> int:
+    """A picture per flagged annotation (offending keypoints/limbs in red) and ``index.html``."""
+    names = ds.category.keypoints
+    limbs = ds.category.skeleton
+    row_of = {int(a): r for r, a in enumerate(ds.ann_id)}
+    images = ds.image_by_id()
+    flagged = findings[findings["ann_id"].notna()]
+    items = []
+    cache: dict[int, np.ndarray] = {}
+    for ann_id, group in list(flagged.groupby("ann_id", sort=False))[:MAX_PICTURES]:
+        r = row_of.get(int(ann_id))
+        if r is None:
+            continue
+        im = images[int(ds.image_id[r])]
+        try:
+            if im.id not in cache:
+                cache = {im.id: read_image(image_path(images_dir, im.file_name, images_dir))}
+            img = cache[im.id]
+        except PosekitError:
+            continue
+        hot = {names.index(k) for ks in group["keypoints"] for k in str(ks).split(",") if k in names}
+        hot_limbs = {i for i, (a, b) in enumerate(limbs) if a in hot and b in hot}
+        pic = draw.draw_skeleton(img, ds.keypoints[[r]], limbs, hot, hot_limbs)
+        if not np.isnan(ds.bbox[r]).any():
+            x, y, w, h = ds.bbox[r]
+            cv2.rectangle(pic, (int(x), int(y)), (int(x + w), int(y + h)), (0, 200, 255), 1)
+        name = f"ann_{int(ann_id)}.jpg"
+        write_bytes_atomic(out_dir / "pictures" / name, draw.encode_jpg(pic))
+        items.append((name, im.file_name, int(ann_id), group))
+    rows = []
+    for name, file_name, ann_id, group in items:
+        msgs = "".join(f"<li><b>{html.escape(str(g.rule))}</b> ({g.severity}): {html.escape(str(g.message))}</li>"
+                       for g in group.itertuples())
+        rows.append(f"<div class=item><img src='pictures/{name}' loading=lazy><div><h3>annotation {ann_id} "
+                    f"&middot; {html.escape(file_name)}</h3><ul>{msgs}</ul></div></div>")
+    page = ("<!doctype html><meta charset=utf-8><title>posekit validation</title><style>"
+            "body{font-family:sans-serif;margin:1em}.item{display:flex;gap:1em;border-bottom:1px solid #ccc;"
+            "padding:.5em}.item img{max-width:480px;max-height:480px}</style>"
+            f"<h1>Flagged annotations ({len(items)})</h1>" + "".join(rows))
+    write_bytes_atomic(out_dir / "index.html", page.encode())
+    return len(items)

@@ -1,0 +1,1 @@
+"""Format converters to and from the canonical KeypointDataset."""

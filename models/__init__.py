@@ -1,0 +1,1 @@
+"""MMPose bottom-up HRNet models for pre-labeling."""
