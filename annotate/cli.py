@@ -360,6 +360,9 @@ def prelabel(
     score_labeled: float = typer.Option(0.2, min=0, max=1, help="Keypoint score for v=1 (occluded); below it the point is left out."),
     min_keypoints: int = typer.Option(3, min=1, help="Persons with fewer labeled keypoints are dropped."),
     flip_test: Optional[bool] = typer.Option(None, "--flip-test/--no-flip-test", help="Override the config's flip test."),
+    head_threads: Optional[int] = typer.Option(None, min=1, help="Threads running the per-image heads (default 4 on GPU, 1 on CPU)."),
+    tf32: bool = typer.Option(True, "--tf32/--no-tf32", help="Allow TF32 on GPUs (faster; --no-tf32 gives "
+                              "results identical to one-image inference)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace LabelMe files this tool wrote that are "
                                    "unchanged since; a file a person edited is never replaced."),
 ) -> None:
@@ -376,7 +379,10 @@ def prelabel(
         from models.bottomup import BottomUpModel
 
         console.info(f"loading {config or model} on {device}")
-        net = BottomUpModel(model if config is None else None, config, checkpoint, device, flip_test)
+        import warnings
+        warnings.filterwarnings("ignore", module="torch")  # torch.meshgrid notice from mmpose's heads
+        net = BottomUpModel(model if config is None else None, config, checkpoint, device, flip_test,
+                            head_threads, tf32)
         opts = PrelabelOptions(batch_size, workers, score_visible, score_labeled, min_keypoints, overwrite)
         with console.progress("pre-labeling", None, "images") as advance:
             summary = run_prelabel(images_dir, output, net, opts, advance)

@@ -160,11 +160,7 @@ def run_prelabel(images_dir: Path, out_dir: Path, model: Any, opts: PrelabelOpti
 
     buckets: dict[tuple, list] = collections.defaultdict(list)
 
-    def flush(key: tuple) -> None:
-        batch = buckets.pop(key, [])
-        if not batch:
-            return
-        preds = model.predict_batch([b[2] for b in batch])
+    def write(batch: list, preds: list) -> None:
         for (item, hw, _), pred in zip(batch, preds):
             image, json_path, rel = item
             data, n, pscores = _labelme_bytes(json_path, image, hw, pred.keypoints, pred.scores, names, opts)
@@ -176,6 +172,14 @@ def run_prelabel(images_dir: Path, out_dir: Path, model: Any, opts: PrelabelOpti
         manifest.save(meta)
         if progress:
             progress(len(batch))
+
+    writer = ThreadPoolExecutor(max_workers=1)  # outputs are written while the model runs on
+    written: list[Future] = []
+
+    def flush(key: tuple) -> None:
+        batch = buckets.pop(key, [])
+        if batch:
+            written.append(writer.submit(write, batch, model.predict_batch([b[2] for b in batch])))
 
     window = max(opts.batch_size * 2, opts.workers * 2)
     with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
@@ -209,6 +213,9 @@ def run_prelabel(images_dir: Path, out_dir: Path, model: Any, opts: PrelabelOpti
                 flush(key)
         for key in list(buckets):
             flush(key)
+    writer.shutdown(wait=True)
+    for fut in written:
+        fut.result()  # re-raise a write failure (disk full, permissions)
     summary.seconds = time.perf_counter() - t0
     summary.coco_path = write_set_coco(images_dir, out_dir, images, names)
     return summary

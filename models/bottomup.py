@@ -8,6 +8,7 @@ the features, so the numbers match mmpose's one-image path.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -78,7 +79,8 @@ class BottomUpModel:
     """A bottom-up pose model ready for batched inference."""
 
     def __init__(self, model: str | None = "cid-hrnet-w32", config: str | Path | None = None,
-                 checkpoint: str | None = None, device: str = "cpu", flip_test: bool | None = None) -> None:
+                 checkpoint: str | None = None, device: str = "cpu", flip_test: bool | None = None,
+                 head_threads: int | None = None, tf32: bool = True) -> None:
         import torch
         from mmengine.dataset import Compose
         from mmengine.registry import init_default_scope
@@ -101,6 +103,9 @@ class BottomUpModel:
                 raise PosekitError(None, f"--device {device}: CUDA is not available on this machine")
         except RuntimeError as exc:
             raise PosekitError(None, f"--device {device}: {exc}") from None
+        if not tf32:  # exact fp32 on Ampere+ GPUs: batched == one-image results bit for bit
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         net = build_pose_estimator(self.cfg.model)
         ckpt_path = resolve_checkpoint(checkpoint)
         ckpt = load_checkpoint_file(ckpt_path)
@@ -115,6 +120,10 @@ class BottomUpModel:
         self.pipeline = Compose(self.cfg.test_dataloader.dataset.pipeline
                                 if "test_dataloader" in self.cfg else self.cfg.val_dataloader.dataset.pipeline)
         self.checkpoint = str(checkpoint)
+        # The heads decode one image at a time, mostly small GPU->CPU copies and numpy work;
+        # on a GPU, running several images' heads in threads overlaps those waits. On a CPU
+        # the forward already uses every core, so one thread.
+        self.head_threads = head_threads or (4 if self.device.type == "cuda" else 1)
         self.keypoint_names: list[str] = [self.meta["keypoint_id2name"][i] for i in range(self.meta["num_keypoints"])]
 
     def prepare(self, img: np.ndarray, img_path: str = "", img_id: int = 0) -> dict:
@@ -142,16 +151,23 @@ class BottomUpModel:
             flip = self.net.test_cfg.get("flip_test", False)
             n = inputs.shape[0]
             feats = self.net.extract_feat(torch.cat([inputs, inputs.flip(-1)]) if flip else inputs)
-            out = []
-            for i in range(n):
-                f = [_slice(feats, i), _slice(feats, n + i)] if flip else _slice(feats, i)
-                preds = self.net.head.predict(f, [samples[i]], test_cfg=self.net.test_cfg)
-                inst = preds[0] if isinstance(preds, tuple) else preds
-                res = self.net.add_pred_to_datasample(inst, None, [samples[i]])[0].pred_instances
-                kps = np.asarray(res.keypoints, dtype=np.float64).reshape(-1, len(self.keypoint_names), 2)
-                sc = np.asarray(res.keypoint_scores, dtype=np.float64).reshape(kps.shape[:2])
-                out.append(Prediction(kps, sc))
-        return out
+
+            def head(i: int) -> Prediction:
+                with torch.inference_mode():
+                    f = [_slice(feats, i), _slice(feats, n + i)] if flip else _slice(feats, i)
+                    preds = self.net.head.predict(f, [samples[i]], test_cfg=self.net.test_cfg)
+                    inst = preds[0] if isinstance(preds, tuple) else preds
+                    res = self.net.add_pred_to_datasample(inst, None, [samples[i]])[0].pred_instances
+                return self._prediction(res)
+
+            if self.head_threads > 1 and n > 1:
+                with ThreadPoolExecutor(min(self.head_threads, n)) as pool:
+                    return list(pool.map(head, range(n)))
+            return [head(i) for i in range(n)]
+
+    def _prediction(self, res: Any) -> Prediction:
+        kps = np.asarray(res.keypoints, dtype=np.float64).reshape(-1, len(self.keypoint_names), 2)
+        return Prediction(kps, np.asarray(res.keypoint_scores, dtype=np.float64).reshape(kps.shape[:2]))
 
     def predict_single_mmpose(self, prepared: dict) -> Prediction:
         """mmpose's own one-image path (``model.test_step``), the reference for batching."""
@@ -160,8 +176,7 @@ class BottomUpModel:
 
         with torch.inference_mode():
             res = self.net.test_step(pseudo_collate([prepared]))[0].pred_instances
-        kps = np.asarray(res.keypoints, dtype=np.float64).reshape(-1, len(self.keypoint_names), 2)
-        return Prediction(kps, np.asarray(res.keypoint_scores, dtype=np.float64).reshape(kps.shape[:2]))
+        return self._prediction(res)
 
 
 def save_random_checkpoint(model: str, path: str | Path, seed: int = 0) -> Path:

@@ -64,8 +64,9 @@ def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def resolve_checkpoint(spec: str) -> Path:
+def resolve_checkpoint(spec: str | Path) -> Path:
     """A local path as is; an http(s) URL downloaded once into torch's hub cache."""
+    spec = str(spec)
     if spec.startswith(("http://", "https://")):
         import torch.hub
 
