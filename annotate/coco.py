@@ -29,9 +29,14 @@ def load_coco(path: str | Path, report: Reporter | None = None) -> KeypointDatas
     return from_coco_dict(read_json(path), path, report)
 
 
+# Defects that leave the data representable: loading for conversion keeps the file as it is
+# (so it round-trips unchanged) and only the validator reports them.
+KEPT_WHEN_LOADING = {"schema.skeleton_range", "schema.skeleton_zero_based"}
+
+
 def _raiser(path: str | Path) -> Reporter:
     def report(rule, severity, image_id, ann_id, message, value=None):
-        if severity == "error":
+        if severity == "error" and rule not in KEPT_WHEN_LOADING:
             where = f"annotation {ann_id}: " if ann_id is not None else (
                 f"image {image_id}: " if image_id is not None else "")
             raise PosekitError(path, where + message)
@@ -54,6 +59,8 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
             raise PosekitError(path, f"'{key}' must be a list, found {type(obj[key]).__name__}")
 
     category, other_cats = _parse_category(obj["categories"], path, rep)
+    if report is None:
+        _adopt_annotation_length(category, obj["annotations"])
     K = category.num_keypoints
     images = _parse_images(obj["images"], rep)
     image_ids = {im.id for im in images}
@@ -101,7 +108,7 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
     # rows whose keypoints had the wrong types were reported and are marked all-NaN: drop them
     kps = kps[keep]
     good = [a for a, k in zip(good, keep) if k]
-    _check_visibility(good, kps, rep)
+    _check_visibility(good, kps, rep, flags=report is not None)
 
     n = len(good)
     bbox = np.full((n, 4), np.nan)
@@ -145,11 +152,30 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
         obj.get("licenses"), list(other_cats.values()), other_anns, top)
 
 
+def _adopt_annotation_length(category: Category, anns: list) -> None:
+    """When every annotation has the same number of keypoints and it is not the category's
+    (e.g. whole-body keypoints under a 17-name category), use that number so the file loads
+    unchanged; the extra keypoints get generated names and the file's own list is kept."""
+    lengths = {len(a["keypoints"]) for a in anns if isinstance(a, dict) and a.get("category_id") == category.id
+               and isinstance(a.get("keypoints"), list)}
+    if len(lengths) != 1:
+        return
+    n = lengths.pop()
+    if n % 3 or n // 3 == category.num_keypoints or n == 0:
+        return
+    category.extra["_keypoints_raw"] = list(category.keypoints)
+    k = n // 3
+    category.keypoints = (list(category.keypoints) + [f"keypoint_{i}" for i in range(category.num_keypoints, k)])[:k]
+    category.skeleton = [(a, b) for a, b in category.skeleton if a < k and b < k]
+
+
 def _keypoint_array(good: list[dict], K: int, rep: Reporter) -> np.ndarray:
     if not good:
         return np.zeros((0, K, 3))
-    try:
-        return np.array([a["keypoints"] for a in good], dtype=np.float64).reshape(len(good), K, 3)
+    try:  # numbers only give an int or float array; strings, None or lists give another dtype
+        arr = np.array([a["keypoints"] for a in good])
+        if arr.dtype.kind in "if" and arr.shape == (len(good), 3 * K):
+            return arr.astype(np.float64).reshape(len(good), K, 3)
     except (TypeError, ValueError):
         pass
     out = np.full((len(good), K, 3), np.nan)
@@ -164,8 +190,10 @@ def _keypoint_array(good: list[dict], K: int, rep: Reporter) -> np.ndarray:
     return out
 
 
-def _check_visibility(good: list[dict], kps: np.ndarray, rep: Reporter) -> None:
-    """Report non-finite values and visibility flags outside {0, 1, 2}; rows stay in the arrays."""
+def _check_visibility(good: list[dict], kps: np.ndarray, rep: Reporter, flags: bool) -> None:
+    """Report non-finite values and (with ``flags``) visibility flags outside {0, 1, 2}; rows stay
+    in the arrays. Loading for conversion keeps odd flags (e.g. scores in whole-body files) as
+    they are, so that files round-trip unchanged; the validator reports them."""
     if not len(good):
         return
     nonfinite = ~np.isfinite(kps).all(axis=(1, 2))
@@ -173,6 +201,8 @@ def _check_visibility(good: list[dict], kps: np.ndarray, rep: Reporter) -> None:
         j = int(np.flatnonzero(~np.isfinite(kps[r]).all(axis=1))[0])
         rep("schema.nonfinite", "error", good[r]["image_id"], good[r]["id"],
             f"keypoint {j} has a NaN or infinite value", None)
+    if not flags:
+        return
     v = kps[:, :, 2]
     bad = ~np.isin(v, (0, 1, 2)) & np.isfinite(v)
     for r in np.flatnonzero(bad.any(axis=1)):
@@ -268,10 +298,11 @@ def to_coco_dict(ds: KeypointDataset) -> dict[str, Any]:
     """The dataset as a COCO keypoint JSON object (1-based skeleton, num_keypoints from v)."""
     cat_extra = dict(ds.category.extra)
     skel_raw = cat_extra.pop("_skeleton_raw", None)
+    names = cat_extra.pop("_keypoints_raw", None) or list(ds.category.keypoints)
     skeleton = skel_raw if skel_raw is not None and _skeleton_matches(skel_raw, ds.category) else \
         [[a + 1, b + 1] for a, b in ds.category.skeleton]
     category = {"id": ds.category.id, "name": ds.category.name, **cat_extra,
-                "keypoints": list(ds.category.keypoints), "skeleton": skeleton}
+                "keypoints": names, "skeleton": skeleton}
     images = []
     for im in ds.images:
         d: dict[str, Any] = {"id": im.id, "file_name": im.file_name}

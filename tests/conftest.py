@@ -1,0 +1,60 @@
+"""Shared fixtures: paths to the real sample files, a CLI runner, file hashing."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data" / "mmpose" / "tests" / "data"
+SAMPLE = ROOT / "sample_data"
+COCO_SAMPLE = SHARED / "coco" / "test_coco.json"
+CROWDPOSE_SAMPLE = SHARED / "crowdpose" / "test_crowdpose.json"
+MPII_SAMPLE = SHARED / "mpii" / "test_mpii.json"
+
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data (mmpose test data) not present")
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str | os.PathLike, cwd: Path | None = None) -> Result:
+    """Run ``annotate`` in-process (fast) and capture stdout/stderr and the exit code."""
+    from typer.testing import CliRunner
+
+    from annotate.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    return Result(res.exit_code, res.stdout, res.stderr)
+
+
+def run_cli_subprocess(*args: str | os.PathLike, timeout: float = 300) -> Result:
+    """Run the installed ``annotate`` console script in a subprocess."""
+    exe = Path(sys.executable).with_name("annotate")
+    proc = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def tree_hashes(*paths: Path) -> dict[str, str]:
+    """sha256 of every file under the given paths (files or folders)."""
+    out = {}
+    for p in paths:
+        files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+        for f in files:
+            out[str(f)] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _no_rich_width(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
