@@ -47,8 +47,9 @@ def main(quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only err
     DEBUG = debug
 
 
-def run(fn: Callable[[], int | None]) -> None:
+def run(fn: Callable[[], int | None], quiet: bool = False) -> None:
     """Run a command body: PosekitError -> one line on stderr and exit 2."""
+    console.QUIET = console.QUIET or quiet
     try:
         code = fn() or 0
     except PosekitError as exc:
@@ -84,6 +85,7 @@ def check_output(path: Path, overwrite: bool, inputs: tuple[Path, ...] = ()) -> 
 
 
 OVERWRITE = typer.Option(False, "--overwrite", help="Replace the output if it exists.")
+QUIET = typer.Option(False, "--quiet", "-q", help="Print only errors and the final result line.")
 
 
 # --------------------------------------------------------------------------- convert
@@ -100,6 +102,7 @@ def labelme_to_coco(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Convert the good files and skip bad ones "
                                   "(default: report every bad file and write nothing)."),
     overwrite: bool = OVERWRITE,
+    quiet: bool = QUIET,
 ) -> None:
     """LabelMe folder -> one COCO keypoint file."""
     def body() -> int:
@@ -123,7 +126,7 @@ def labelme_to_coco(
         skipped = f", skipped {len(errors)} bad file(s)" if errors else ""
         console.info(f"wrote {output}: {len(ds.images)} images, {len(ds)} persons{skipped}")
         return 0
-    run(body)
+    run(body, quiet)
 
 
 @convert_app.command("coco-to-labelme")
@@ -134,6 +137,7 @@ def coco_to_labelme(
                                           "(default: images sit beside the JSON files)."),
     person_label: str = typer.Option("person", help="Label of the person rectangles."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace LabelMe files that already exist."),
+    quiet: bool = QUIET,
 ) -> None:
     """COCO keypoint file -> one LabelMe file per image (opens in labelme)."""
     def body() -> int:
@@ -160,7 +164,7 @@ def coco_to_labelme(
                 advance(1)
         console.info(f"wrote {len(docs)} LabelMe files to {output} ({len(ds)} persons)")
         return 0
-    run(body)
+    run(body, quiet)
 
 
 @convert_app.command("mpii-to-coco")
@@ -172,6 +176,7 @@ def mpii_to_coco(
     split: Split = typer.Option(Split.all, help="Images to take from the .mat release by img_train."),
     box_margin: float = typer.Option(0.1, min=0, help="Margin (fraction of size) around the keypoints' extent."),
     overwrite: bool = OVERWRITE,
+    quiet: bool = QUIET,
 ) -> None:
     """MPII (.mat or mmpose JSON) -> COCO keypoint file."""
     def body() -> int:
@@ -187,7 +192,7 @@ def mpii_to_coco(
         note = f"; dropped MPII joints: {', '.join(dropped)}" if dropped else ""
         console.info(f"wrote {output}: {len(ds.images)} images, {len(ds)} persons, layout {layout.value}{note}")
         return 0
-    run(body)
+    run(body, quiet)
 
 
 @convert_app.command("coco-to-mpii")
@@ -195,6 +200,7 @@ def coco_to_mpii(
     coco_json: Path = typer.Argument(..., help="COCO keypoint JSON (coco17 or mpii16 category)."),
     output: Path = typer.Option(..., "-o", "--output", help="mmpose MPII JSON to write."),
     overwrite: bool = OVERWRITE,
+    quiet: bool = QUIET,
 ) -> None:
     """COCO keypoint file -> mmpose MPII JSON (1-based)."""
     def body() -> int:
@@ -211,7 +217,7 @@ def coco_to_mpii(
         write_json_atomic(output, entries)
         console.info(f"wrote {output}: {len(entries)} persons")
         return 0
-    run(body)
+    run(body, quiet)
 
 
 # --------------------------------------------------------------------------- validate
@@ -230,6 +236,7 @@ def validate(
     tolerance: float = typer.Option(1.0, min=0, help="Pixels a keypoint or box may lie outside the image."),
     box_margin: float = typer.Option(0.1, min=0, help="Fraction of the box size a keypoint may lie outside its box."),
     z_threshold: float = typer.Option(6.0, min=1, help="Robust z-score above which a bone length is implausible."),
+    quiet: bool = QUIET,
 ) -> None:
     """Check a COCO keypoint file before training: schema, consistency, plausibility.
 
@@ -266,7 +273,7 @@ def validate(
         print(f"{verdict}: {coco_json}: {len(ds)} annotations, {len(ds.images)} images, "
               f"{n_err} errors, {n_warn} warnings")
         return code
-    run(body)
+    run(body, quiet)
 
 
 # --------------------------------------------------------------------------- render
@@ -284,6 +291,7 @@ def render(
     image_ids: Optional[list[int]] = typer.Option(None, "--image-ids", help="Render only these image ids (repeatable)."),
     decode_back: bool = typer.Option(False, "--decode", help="Also decode the targets back into people and "
                                      "write decoded.json (COCO) with a recovery summary."),
+    quiet: bool = QUIET,
 ) -> None:
     """Render OpenPose targets (heatmaps + background, PAFs, crowd mask) as .npz and pictures."""
     def body() -> int:
@@ -339,7 +347,7 @@ def render(
         if failures:
             raise PosekitError(coco_json, f"{len(failures)} image(s) could not be rendered (see above)")
         return 0
-    run(body)
+    run(body, quiet)
 
 
 # --------------------------------------------------------------------------- prelabel
@@ -365,6 +373,7 @@ def prelabel(
                               "results identical to one-image inference)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace LabelMe files this tool wrote that are "
                                    "unchanged since; a file a person edited is never replaced."),
+    quiet: bool = QUIET,
 ) -> None:
     """Pre-label images with an MMPose bottom-up HRNet: LabelMe files to correct + one COCO file."""
     def body() -> int:
@@ -400,4 +409,4 @@ def prelabel(
             console.info(f"failed: {len(summary.failed)} image(s) (listed above)")
         console.info(f"LabelMe files in {output}; COCO for the set: {summary.coco_path}")
         return 0
-    run(body)
+    run(body, quiet)
