@@ -132,20 +132,29 @@ def part_affinity_fields(keypoints: np.ndarray, limbs: list[tuple[int, int]] | t
 # --------------------------------------------------------------------------- decoding
 
 def find_peaks(heat: np.ndarray, threshold: float = 0.1) -> list[np.ndarray]:
-    """Per channel, ``(P, 3)`` arrays of ``(col, row, score)`` local maxima (3x3 NMS) above threshold."""
-    from scipy.ndimage import maximum_filter
+    """Per channel, ``(P, 3)`` arrays of ``(col, row, score)`` local maxima (3x3 NMS) above threshold.
+
+    A plateau (a keypoint midway between cells gives two equal maxima) is one peak at its centre."""
+    from scipy import ndimage
 
     peaks = []
+    eight = np.ones((3, 3), bool)
     for ch in heat:
-        is_max = (ch == maximum_filter(ch, size=3, mode="constant")) & (ch > threshold)
-        rows, cols = np.nonzero(is_max)
-        peaks.append(np.stack([cols, rows, ch[rows, cols]], axis=1).astype(np.float64))
+        is_max = (ch == ndimage.maximum_filter(ch, size=3, mode="constant")) & (ch > threshold)
+        labels, n = ndimage.label(is_max, structure=eight)
+        if n == 0:
+            peaks.append(np.zeros((0, 3)))
+            continue
+        idx = np.arange(1, n + 1)
+        centres = np.array(ndimage.center_of_mass(is_max, labels, idx)).reshape(n, 2)
+        scores = np.asarray(ndimage.maximum(ch, labels, idx)).reshape(n)
+        peaks.append(np.column_stack([centres[:, 1], centres[:, 0], scores]))
     return peaks
 
 
 def _refine(ch: np.ndarray, peak: np.ndarray) -> tuple[float, float]:
     """Sub-cell peak position: centroid of the 3x3 neighbourhood."""
-    c, r = int(peak[0]), int(peak[1])
+    c, r = int(round(peak[0])), int(round(peak[1]))
     r0, r1, c0, c1 = max(r - 1, 0), min(r + 2, ch.shape[0]), max(c - 1, 0), min(c + 2, ch.shape[1])
     w = ch[r0:r1, c0:c1].astype(np.float64)
     yy, xx = np.mgrid[r0:r1, c0:c1]
@@ -175,7 +184,11 @@ def decode(heatmaps: np.ndarray, pafs: np.ndarray, limbs: list[tuple[int, int]] 
         d = pb[None, :, :] - pa[:, None, :]  # (A, B, 2)
         norm = np.linalg.norm(d, axis=-1)
         unit = np.divide(d, norm[..., None], out=np.zeros_like(d), where=norm[..., None] > 0)
-        pts = pa[:, None, None, :] + t[None, None, :, None] * d[:, :, None, :]  # (A, B, S, 2)
+        # sample inside the segment, at least 0.75 cell from either end: a cell nearest to an
+        # end point can lie past it, outside the limb's field
+        margin = np.minimum(0.75 / np.maximum(norm, 1e-6), 0.5)[..., None]  # (A, B, 1)
+        ts = margin + (1 - 2 * margin) * t[None, None, :]  # (A, B, S)
+        pts = pa[:, None, None, :] + ts[..., None] * d[:, :, None, :]  # (A, B, S, 2)
         ci = np.clip(np.rint(pts[..., 0]).astype(int), 0, W - 1)
         ri = np.clip(np.rint(pts[..., 1]).astype(int), 0, H - 1)
         field = np.stack([pafs[2 * li][ri, ci], pafs[2 * li + 1][ri, ci]], axis=-1)  # (A, B, S, 2)
