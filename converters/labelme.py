@@ -165,11 +165,13 @@ def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout,
 
 
 def find_labelme_files(folder: Path) -> list[Path]:
-    """All ``*.json`` files below ``folder``, sorted (hidden files and folders skipped)."""
+    """All ``*.json`` files below ``folder``, sorted; hidden files and folders, and COCO files
+    named ``*.coco.json`` (as ``annotate prelabel`` writes beside its LabelMe files), skipped."""
     if not folder.is_dir():
         raise PosekitError(folder, "not a folder")
     files = sorted(p for p in folder.rglob("*.json")
-                   if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+                   if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                   and not p.name.endswith(".coco.json"))
     if not files:
         raise PosekitError(folder, "no LabelMe .json files found")
     return files
