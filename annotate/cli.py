@@ -317,6 +317,10 @@ def render(
         todo = [i for i, im in enumerate(ds.images) if not image_ids or im.id in set(image_ids)]
         if image_ids and not todo:
             raise PosekitError(coco_json, f"none of the image ids {image_ids} is in the file")
+        # every image must be there and be an image before anything is written
+        from .images import check_image_header, image_path
+        for i in todo:
+            check_image_header(image_path(images, ds.images[i].file_name, coco_json))
         decoded = DatasetBuilder(Category.from_layout(lay)) if decode_back else None
         failures = []
         with console.progress("rendering", len(todo), "images") as advance:

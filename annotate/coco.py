@@ -43,8 +43,15 @@ def _raiser(path: str | Path) -> Reporter:
     return report
 
 
+MAX_IMAGE_SIDE = 1_000_000  # pixels; anything larger is a corrupt size, not an image
+
+
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | None = None) -> KeypointDataset:
@@ -119,19 +126,19 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
     for r, ann in enumerate(good):
         box = ann.get("bbox")
         if box is not None:
-            if isinstance(box, list) and len(box) == 4 and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in box):
+            if isinstance(box, list) and len(box) == 4 and all(_is_number(b) for b in box):
                 bbox[r] = box
             else:
-                rep("schema.bbox", "error", ann["image_id"], ann["id"], f"bbox {box!r} is not [x, y, w, h] numbers", None)
+                rep("schema.bbox", "error", ann["image_id"], ann["id"], f"bbox {box!r} is not [x, y, w, h] finite numbers", None)
         a = ann.get("area")
         if a is not None:
-            if isinstance(a, (int, float)) and not isinstance(a, bool):
+            if _is_number(a):
                 area[r] = a
             else:
                 rep("schema.area", "error", ann["image_id"], ann["id"], f"area {a!r} is not a number", None)
         s = ann.get("score")
         if s is not None:
-            if isinstance(s, (int, float)) and not isinstance(s, bool):
+            if _is_number(s):
                 score[r] = s
             else:
                 rep("schema.score", "error", ann["image_id"], ann["id"], f"score {s!r} is not a number", None)
@@ -280,10 +287,11 @@ def _parse_images(imgs: list, rep: Reporter) -> list[ImageInfo]:
             val = im.get(key)
             if val is None:
                 size.append(None)
-            elif _is_int(val) and val > 0 or (isinstance(val, float) and val.is_integer() and val > 0):
+            elif _is_number(val) and float(val).is_integer() and 0 < val <= MAX_IMAGE_SIDE:
                 size.append(int(val))
             else:
-                rep("schema.image_size", "error", iid, None, f"image {iid} has {key} {val!r}; expected a positive integer", val)
+                rep("schema.image_size", "error", iid, None,
+                    f"image {iid} has {key} {val!r}; expected a positive integer up to {MAX_IMAGE_SIDE}", val)
                 size.append(None)
         out.append(ImageInfo(iid, fn, size[0], size[1], {k: v for k, v in im.items() if k not in _IMG_CORE}))
     return out

@@ -24,3 +24,18 @@ def read_image(path: Path) -> np.ndarray:
     if img is None:
         raise PosekitError(path, "not a readable image")
     return img
+
+
+def check_image_header(path: Path) -> tuple[int, int]:
+    """(width, height) from the image header; PosekitError when missing or not an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except FileNotFoundError:
+        raise PosekitError(path, "image not found") from None
+    except IsADirectoryError:
+        raise PosekitError(path, "is a folder, expected an image") from None
+    except (UnidentifiedImageError, OSError):
+        raise PosekitError(path, "not a readable image") from None

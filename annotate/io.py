@@ -61,8 +61,12 @@ def dumps_json(obj: Any, indent: int | None = None) -> bytes:
 
 
 def write_json_atomic(path: str | Path, obj: Any, indent: int | None = None) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically."""
-    write_bytes_atomic(path, dumps_json(obj, indent))
+    """Write ``obj`` as JSON to ``path`` atomically (NaN/infinity refused: JSON has no such numbers)."""
+    try:
+        data = dumps_json(obj, indent)
+    except ValueError as exc:
+        raise PosekitError(path, f"refusing to write: {exc}") from None
+    write_bytes_atomic(path, data)
 
 
 def read_json(path: str | Path) -> Any:

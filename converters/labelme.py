@@ -22,6 +22,7 @@ import numpy as np
 
 from annotate.dataset import Category, DatasetBuilder, KeypointDataset
 from annotate.errors import PosekitError
+from annotate.images import check_image_header
 from annotate.io import dumps_json, read_json, safe_relative
 from annotate.skeletons import Layout, normalise_name
 
@@ -55,19 +56,6 @@ def _number_pair(pt: Any) -> bool:
             all(isinstance(c, (int, float)) and not isinstance(c, bool) and np.isfinite(c) for c in pt))
 
 
-def _image_size(path: Path, owner: Path) -> tuple[int, int]:
-    """Width and height from the image header only (no decoding)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except FileNotFoundError:
-        raise PosekitError(owner, f"imageHeight/imageWidth absent and image {path} not found") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise PosekitError(owner, f"image {path} is not a readable image ({exc.__class__.__name__})") from None
-
-
 def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout,
                   person_label: str = "person") -> LabelmeImage:
     """Parse one LabelMe JSON object; raises :class:`PosekitError` naming the file and shape.
@@ -84,7 +72,10 @@ def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout,
     file_name = img_full.relative_to(root.resolve()).as_posix()
     w, h = obj.get("imageWidth"), obj.get("imageHeight")
     if w is None or h is None:
-        w, h = _image_size(img_full, json_path)
+        try:
+            w, h = check_image_header(img_full)
+        except PosekitError as exc:
+            raise PosekitError(json_path, f"imageWidth/imageHeight absent and {exc}") from None
     elif not (isinstance(w, int) and isinstance(h, int) and not isinstance(w, bool) and w > 0 and h > 0):
         raise PosekitError(json_path, f"imageWidth/imageHeight {w!r}x{h!r} must be positive integers")
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from annotate.dataset import Category, DatasetBuilder, KeypointDataset, keypoint_extent
 from annotate.errors import PosekitError
-from annotate.io import read_json
+from annotate.images import check_image_header
+from annotate.io import read_json, safe_relative
 from annotate.skeletons import MPII16, get_mapping
 
 PIXEL_STD = 200.0  # MPII's scale is the person's height / 200 px
@@ -44,21 +45,6 @@ def person_box(kps: np.ndarray, center: tuple[float, float] | None, scale: float
     return _box_from_center_scale(center, scale)
 
 
-def _image_size(images_dir: Path | None, name: str, owner: Path) -> tuple[int | None, int | None]:
-    if images_dir is None:
-        return None, None
-    from PIL import Image, UnidentifiedImageError
-
-    path = images_dir / name
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except FileNotFoundError:
-        raise PosekitError(owner, f"image {name!r} not found in {images_dir}") from None
-    except (UnidentifiedImageError, OSError):
-        raise PosekitError(owner, f"image {path} is not a readable image") from None
-
-
 class _Collector:
     """Adds MPII persons (16 joints, 0-based) to a builder in the requested layout."""
 
@@ -70,7 +56,12 @@ class _Collector:
 
     def image(self, name: str, **extra: Any) -> int:
         if name not in self.image_ids:
-            w, h = _image_size(self.images_dir, name, self.owner)
+            w = h = None
+            if self.images_dir is not None:
+                try:
+                    w, h = check_image_header(safe_relative(self.images_dir, name, "image", self.owner))
+                except PosekitError as exc:
+                    raise PosekitError(self.owner, f"image {name!r}: {exc}") from None
             self.image_ids[name] = self.builder.add_image(name, w, h, **extra)
         return self.image_ids[name]
 
@@ -99,7 +90,12 @@ def read_mpii_json(path: str | Path, layout: str = "mpii16", images_dir: str | P
                    margin: float = 0.1) -> KeypointDataset:
     """Read mmpose's MPII JSON (a list of ``{image, joints, joints_vis, center, scale}``)."""
     path = Path(path)
-    obj = read_json(path)
+    return mpii_json_to_dataset(read_json(path), path, layout, images_dir, margin)
+
+
+def mpii_json_to_dataset(obj: Any, path: Path, layout: str = "mpii16", images_dir: str | Path | None = None,
+                         margin: float = 0.1) -> KeypointDataset:
+    """Build a dataset from parsed mmpose MPII JSON; problems raise PosekitError naming ``path``."""
     if not isinstance(obj, list):
         raise PosekitError(path, "expected mmpose's MPII JSON: a list of person entries")
     col = _Collector(layout, Path(images_dir) if images_dir else None, margin, path)
@@ -110,6 +106,8 @@ def read_mpii_json(path: str | Path, layout: str = "mpii16", images_dir: str | P
         name, joints, vis = e.get("image"), e.get("joints"), e.get("joints_vis")
         if not isinstance(name, str) or not name:
             raise PosekitError(path, f"{where} has no 'image' file name")
+        if not isinstance(joints, list) or not isinstance(vis, list):
+            raise PosekitError(path, f"{where} ({name}): joints and joints_vis must be lists")
         try:
             j = np.asarray(joints, dtype=np.float64)
             v = np.asarray(vis, dtype=np.float64)
@@ -130,7 +128,9 @@ def read_mpii_json(path: str | Path, layout: str = "mpii16", images_dir: str | P
             if not (isinstance(center, list) and len(center) == 2 and all(isinstance(x, (int, float)) for x in center)):
                 raise PosekitError(path, f"{where} ({name}): center must be [x, y]")
             c = (center[0] - 1.0, center[1] - 1.0)
-        if scale is not None and (not isinstance(scale, (int, float)) or isinstance(scale, bool)):
+        if c is not None and not np.isfinite(c).all():
+            raise PosekitError(path, f"{where} ({name}): center must be finite")
+        if scale is not None and (not isinstance(scale, (int, float)) or isinstance(scale, bool) or not np.isfinite(scale)):
             raise PosekitError(path, f"{where} ({name}): scale must be a number")
         extra = {k: val for k, val in e.items() if k not in ("image", "joints", "joints_vis", "center", "scale")}
         col.person(col.image(name), kps, c, None if scale is None else float(scale), **extra)

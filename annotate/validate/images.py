@@ -5,26 +5,23 @@ from pathlib import Path
 
 from ..dataset import KeypointDataset
 from ..errors import PosekitError
-from ..images import image_path
+from ..images import check_image_header, image_path
 from .findings import Findings
 
 
 def check_images(ds: KeypointDataset, images_dir: Path, f: Findings) -> None:
-    from PIL import Image, UnidentifiedImageError
-
     for im in ds.images:
         try:
             path = image_path(images_dir, im.file_name, images_dir)
         except PosekitError as exc:
             f.add("image.path", "error", im.id, None, exc.message)
             continue
-        try:
-            with Image.open(path) as pil:
-                w, h = pil.size
-        except FileNotFoundError:
+        if not path.exists():
             f.add("image.missing", "error", im.id, None, f"image file {im.file_name} not found in {images_dir}")
             continue
-        except (UnidentifiedImageError, OSError):
+        try:
+            w, h = check_image_header(path)
+        except PosekitError:
             f.add("image.unreadable", "error", im.id, None, f"{im.file_name} is not a readable image")
             continue
         if (im.width, im.height) != (w, h) and im.width is not None:
