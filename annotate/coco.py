@@ -88,14 +88,15 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
             rep("schema.duplicate_id", "error", ann.get("image_id"), aid, f"annotation id {aid} is used twice", aid)
             continue
         seen_ids.add(aid)
-        if ann.get("category_id") != category.id:
-            if ann.get("category_id") in other_cats:
+        cid = ann.get("category_id")
+        if not _is_int(cid) or cid != category.id:
+            if _is_int(cid) and cid in other_cats:
                 other_anns.append(ann)
             else:
                 rep("schema.category_id", "error", ann.get("image_id"), aid,
                     f"category_id {ann.get('category_id')!r} is not a category of this file", ann.get("category_id"))
             continue
-        if ann.get("image_id") not in image_ids:
+        if not _is_int(ann.get("image_id")) or ann["image_id"] not in image_ids:
             rep("schema.image_id", "error", ann.get("image_id"), aid,
                 f"image_id {ann.get('image_id')!r} is not an image of this file", ann.get("image_id"))
             continue
@@ -259,7 +260,7 @@ def _parse_category(cats: list, path, rep: Reporter) -> tuple[Category, dict]:
     extra = {k: v for k, v in c.items() if k not in _CAT_CORE}
     extra["_skeleton_raw"] = skel_raw  # kept so that a file round-trips unchanged
     cat = Category(c["id"], str(c.get("name", "person")), list(names), skeleton, extra)
-    others = {c2["id"]: c2 for c2 in cats if c2 is not c and isinstance(c2, dict) and "id" in c2}
+    others = {c2["id"]: c2 for c2 in cats if c2 is not c and isinstance(c2, dict) and _is_int(c2.get("id"))}
     return cat, others
 
 

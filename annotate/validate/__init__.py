@@ -31,9 +31,15 @@ class ValidationOptions:
 def validate_file(path: str | Path, images_dir: str | Path | None = None,
                   opts: ValidationOptions | None = None) -> tuple[pd.DataFrame, KeypointDataset]:
     """Read and check a COCO keypoint file; unreadable files raise PosekitError."""
+    return validate_object(read_json(path), path, images_dir, opts)
+
+
+def validate_object(obj: object, path: str | Path = "<memory>", images_dir: str | Path | None = None,
+                    opts: ValidationOptions | None = None) -> tuple[pd.DataFrame, KeypointDataset]:
+    """Check parsed COCO JSON; structural problems that stop reading raise PosekitError."""
     opts = opts or ValidationOptions()
     f = Findings()
-    ds = from_coco_dict(read_json(path), path, f.reporter())
+    ds = from_coco_dict(obj, path, f.reporter())
     check_consistency(ds, f, opts.tolerance, opts.box_margin)
     check_plausibility(ds, f, opts.z_threshold, opts.min_samples, opts.asym_ratio)
     if images_dir is not None:

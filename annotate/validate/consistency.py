@@ -52,7 +52,7 @@ def check_consistency(ds: KeypointDataset, f: Findings, tolerance: float = 1.0, 
                          (y > H[:, None] + tolerance))
     rows = outside.any(axis=1)
     f.add_rows("consistency.keypoint_outside_image", "error", imgs[rows], ids[rows],
-               (f"{m.sum()} labeled keypoint(s) outside the {int(w)}x{int(h)} image"
+               (f"{m.sum()} labeled keypoint(s) outside the {w:g}x{h:g} image"
                 for m, w, h in zip(outside[rows], W[rows], H[rows])),
                outside[rows].sum(axis=1).tolist(), (_names(ds, m) for m in outside[rows]))
 
@@ -73,7 +73,7 @@ def check_consistency(ds: KeypointDataset, f: Findings, tolerance: float = 1.0, 
         out_img = has_box & ((bx < -tolerance) | (by < -tolerance) | (bx + bw > W + tolerance) |
                              (by + bh > H + tolerance))
         f.add_rows("consistency.box_outside_image", "error", imgs[out_img], ids[out_img],
-                   (f"box [{a:.1f}, {b:.1f}, {c:.1f}, {d:.1f}] extends outside the {int(w)}x{int(h)} image"
+                   (f"box [{a:.1f}, {b:.1f}, {c:.1f}, {d:.1f}] extends outside the {w:g}x{h:g} image"
                     for a, b, c, d, w, h in zip(bx[out_img], by[out_img], bw[out_img], bh[out_img], W[out_img], H[out_img])))
         mx = box_margin * bw[:, None] + tolerance
         my = box_margin * bh[:, None] + tolerance
