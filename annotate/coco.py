@@ -303,6 +303,17 @@ def _num(x: float) -> int | float:
     return int(x) if float(x).is_integer() and abs(x) < 2**53 else float(x)
 
 
+def _json_numbers(arr: np.ndarray) -> list[list[int | float]]:
+    """Rows of a 2-D float array as lists, integral values as ints (vectorised ``_num``)."""
+    if arr.size == 0:
+        return [[] for _ in range(arr.shape[0])]
+    with np.errstate(invalid="ignore"):
+        integral = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2**53)
+    obj = arr.astype(object)
+    obj[integral] = arr[integral].astype(np.int64).tolist()
+    return obj.tolist()
+
+
 def to_coco_dict(ds: KeypointDataset) -> dict[str, Any]:
     """The dataset as a COCO keypoint JSON object (1-based skeleton, num_keypoints from v)."""
     cat_extra = dict(ds.category.extra)
@@ -322,16 +333,18 @@ def to_coco_dict(ds: KeypointDataset) -> dict[str, Any]:
         d.update(im.extra)
         images.append(d)
     anns = []
-    flat = ds.keypoints.reshape(len(ds), -1)
+    flat = _json_numbers(ds.keypoints.reshape(len(ds), -1))
+    boxes = _json_numbers(ds.bbox)
+    has_box = ~np.isnan(ds.bbox).any(axis=1)
     nk = ds.num_keypoints
     for r in range(len(ds)):
         a: dict[str, Any] = {"id": int(ds.ann_id[r]), "image_id": int(ds.image_id[r]),
                              "category_id": ds.category.id, "iscrowd": int(ds.iscrowd[r])}
         a.update(ds.extra[r])
-        a["keypoints"] = [_num(x) for x in flat[r]]
+        a["keypoints"] = flat[r]
         a["num_keypoints"] = int(nk[r])
-        if not np.isnan(ds.bbox[r]).any():
-            a["bbox"] = [_num(x) for x in ds.bbox[r]]
+        if has_box[r]:
+            a["bbox"] = boxes[r]
         if not math.isnan(ds.area[r]):
             a["area"] = _num(ds.area[r])
         if not math.isnan(ds.score[r]):

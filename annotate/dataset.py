@@ -165,16 +165,21 @@ def keypoint_extent(keypoints: np.ndarray, margin: float = 0.0) -> np.ndarray:
     return out
 
 
+def clip_boxes(boxes: np.ndarray, wh: np.ndarray) -> np.ndarray:
+    """``[x, y, w, h]`` boxes clipped to images of size ``wh`` (``(N, 2)``, inf where unknown)."""
+    x0, y0 = np.maximum(boxes[:, 0], 0), np.maximum(boxes[:, 1], 0)
+    x1 = np.minimum(boxes[:, 0] + boxes[:, 2], wh[:, 0])
+    y1 = np.minimum(boxes[:, 1] + boxes[:, 3], wh[:, 1])
+    return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+
+
 def fill_boxes_from_keypoints(ds: KeypointDataset, margin: float = 0.0) -> None:
     """Where a person has no box, use its keypoints' extent grown by ``margin`` and clipped to
     the image (when its size is known); where no area, use the box's."""
     missing = np.isnan(ds.bbox).any(axis=1)
     if missing.any():
-        box = keypoint_extent(ds.keypoints[missing], margin)
         size = {im.id: (im.width or np.inf, im.height or np.inf) for im in ds.images}
         wh = np.array([size.get(int(i), (np.inf, np.inf)) for i in ds.image_id[missing]]).reshape(-1, 2)
-        x0, y0 = np.maximum(box[:, 0], 0), np.maximum(box[:, 1], 0)
-        x1, y1 = np.minimum(box[:, 0] + box[:, 2], wh[:, 0]), np.minimum(box[:, 1] + box[:, 3], wh[:, 1])
-        ds.bbox[missing] = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+        ds.bbox[missing] = clip_boxes(keypoint_extent(ds.keypoints[missing], margin), wh)
     no_area = np.isnan(ds.area)
     ds.area[no_area] = ds.bbox[no_area, 2] * ds.bbox[no_area, 3]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -110,11 +111,17 @@ def safe_relative(base: str | Path, rel: str, what: str, owner: str | Path,
     candidate = Path(rel.replace("\\", "/"))
     if candidate.is_absolute() or rel.startswith(("/", "\\")) or (len(rel) > 1 and rel[1] == ":"):
         raise PosekitError(owner, f"{what} {rel!r} is an absolute path; expected a path relative to {base}")
-    full = (Path(base).resolve() / candidate).resolve()
-    root_resolved = Path(root if root is not None else base).resolve()
-    if root_resolved not in full.parents:
+    full = os.path.normpath(os.path.join(_resolved(str(base)), candidate))
+    root_resolved = _resolved(str(root if root is not None else base))
+    if os.path.commonpath([root_resolved, full]) != root_resolved or full == root_resolved:
         raise PosekitError(owner, f"{what} {rel!r} points outside {root if root is not None else base}")
-    return full
+    return Path(full)
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolved(path: str) -> str:
+    """``realpath`` of a folder, cached (a folder conversion resolves the same few folders)."""
+    return os.path.realpath(path)
 
 
 def sha256_file(path: str | Path) -> str:

@@ -5,6 +5,7 @@ converts at the file boundary.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -68,6 +69,7 @@ def infer_flip_pairs(keypoints: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_name(name: str) -> str:
     """Canonical spelling for matching keypoint labels: lower case, ``_`` for space and ``-``."""
     return re.sub(r"[\s\-]+", "_", name.strip().lower())

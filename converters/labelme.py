@@ -13,6 +13,7 @@ Conventions (see README "LabelMe conventions"):
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +52,14 @@ class LabelmeImage:
     image_meta: dict[str, Any]
 
 
+_NUMBER = (int, float)
+
+
 def _number_pair(pt: Any) -> bool:
-    return (isinstance(pt, list) and len(pt) == 2 and
-            all(isinstance(c, (int, float)) and not isinstance(c, bool) and np.isfinite(c) for c in pt))
+    if type(pt) is not list or len(pt) != 2:
+        return False
+    x, y = pt
+    return (type(x) in _NUMBER and type(y) in _NUMBER and math.isfinite(x) and math.isfinite(y))
 
 
 def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout,

@@ -11,12 +11,13 @@ only ``joints_vis`` (labeled or not), so its labeled joints are v=2 too.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from annotate.dataset import Category, DatasetBuilder, KeypointDataset, keypoint_extent
+from annotate.dataset import Category, DatasetBuilder, KeypointDataset, clip_boxes, keypoint_extent
 from annotate.errors import PosekitError
 from annotate.images import check_image_header
 from annotate.io import read_json, safe_relative
@@ -27,22 +28,17 @@ BOX_ASPECT = 0.5  # width / height of the box made from objpos and scale alone
 MIN_POINTS_FOR_EXTENT = 2
 
 
-def _box_from_center_scale(center: tuple[float, float] | None, scale: float | None) -> list[float] | None:
-    if center is None or scale is None or not np.isfinite(scale) or scale <= 0:
-        return None
+def person_boxes(kps: np.ndarray, center: np.ndarray, scale: np.ndarray, margin: float) -> np.ndarray:
+    """``(N, 4)`` boxes: the keypoints' extent grown by ``margin``; where fewer than two points are
+    labeled, a box of height ``scale * 200`` px and half that width around objpos; else NaN."""
+    boxes = keypoint_extent(kps, margin)
+    ok = ((kps[:, :, 2] > 0).sum(axis=1) >= MIN_POINTS_FOR_EXTENT) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
     h = scale * PIXEL_STD
     w = h * BOX_ASPECT
-    return [center[0] - w / 2, center[1] - h / 2, w, h]
-
-
-def person_box(kps: np.ndarray, center: tuple[float, float] | None, scale: float | None,
-               margin: float) -> list[float] | None:
-    """Keypoints' extent grown by ``margin``; falls back to objpos/scale when too few points."""
-    if (kps[:, 2] > 0).sum() >= MIN_POINTS_FOR_EXTENT:
-        box = keypoint_extent(kps[None], margin)[0]
-        if box[2] > 0 and box[3] > 0:
-            return box.tolist()
-    return _box_from_center_scale(center, scale)
+    fallback = np.stack([center[:, 0] - w / 2, center[:, 1] - h / 2, w, h], axis=1)
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(fallback).all(axis=1) & (scale > 0)
+    return np.where(ok[:, None], boxes, np.where(usable[:, None], fallback, np.nan))
 
 
 class _Collector:
@@ -53,6 +49,7 @@ class _Collector:
         self.builder = DatasetBuilder(Category.from_layout(self.mapping.dst))
         self.images_dir, self.margin, self.owner = images_dir, margin, owner
         self.image_ids: dict[str, int] = {}
+        self.rows: list[tuple[int, np.ndarray, tuple[float, float], float, dict[str, Any]]] = []
 
     def image(self, name: str, **extra: Any) -> int:
         if name not in self.image_ids:
@@ -67,16 +64,25 @@ class _Collector:
 
     def person(self, image_id: int, kps16: np.ndarray, center: tuple[float, float] | None,
                scale: float | None, **extra: Any) -> None:
-        box = person_box(kps16, center, scale, self.margin)
         if center is not None:
             extra["center"] = [float(center[0]), float(center[1])]
         if scale is not None:
             extra["scale"] = float(scale)
-        kps = self.mapping.apply(kps16[None])[0]
-        self.builder.add_person(image_id, kps, box, **extra)
+        self.rows.append((image_id, kps16, center or (np.nan, np.nan), np.nan if scale is None else scale, extra))
 
     def build(self) -> KeypointDataset:
-        ds = self.builder.build()
+        """All persons at once: boxes from the 16 MPII joints, then the mapping to the layout."""
+        n = len(self.rows)
+        kps16 = np.stack([r[1] for r in self.rows]) if n else np.zeros((0, 16, 3))
+        center = np.array([r[2] for r in self.rows], dtype=np.float64).reshape(n, 2)
+        scale = np.array([r[3] for r in self.rows], dtype=np.float64)
+        image_id = np.array([r[0] for r in self.rows], dtype=np.int64)
+        boxes = person_boxes(kps16, center, scale, self.margin)
+        size = {im.id: (im.width or np.inf, im.height or np.inf) for im in self.builder.images}
+        boxes = clip_boxes(boxes, np.array([size[i] for i in image_id], dtype=np.float64).reshape(n, 2))
+        ds = KeypointDataset(self.builder.category, self.builder.images, np.arange(1, n + 1, dtype=np.int64),
+                             image_id, self.mapping.apply(kps16), boxes, boxes[:, 2] * boxes[:, 3],
+                             np.zeros(n, bool), np.full(n, np.nan), [r[4] for r in self.rows])
         ds.info = {"description": "converted from MPII Human Pose by posekit",
                    "source_layout": "mpii16", "layout": self.mapping.dst.name}
         if self.mapping.dropped:
@@ -178,6 +184,8 @@ def _as_list(x: Any) -> list:
 
 
 def _scalar(x: Any) -> float | None:
+    if type(x) in (float, int):  # the common case after squeeze_me
+        return float(x)
     if isinstance(x, np.ndarray):
         if x.size != 1:
             return None
@@ -202,7 +210,7 @@ def _mat_person(rect: Any) -> tuple[np.ndarray, tuple[float, float] | None, floa
     ap = _field(rect, "annopoints")
     for p in _as_list(_field(ap, "point") if ap is not None and not isinstance(ap, np.ndarray) else None):
         pid, x, y = _scalar(_field(p, "id")), _scalar(_field(p, "x")), _scalar(_field(p, "y"))
-        if pid is None or x is None or y is None or not (0 <= pid <= 15) or not np.isfinite([x, y]).all():
+        if pid is None or x is None or y is None or not (0 <= pid <= 15) or not (math.isfinite(x) and math.isfinite(y)):
             continue
         vis = _scalar(_field(p, "is_visible"))
         kps[int(pid)] = (x - 1, y - 1, 1 if vis == 0 else 2)

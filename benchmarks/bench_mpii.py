@@ -1,0 +1,88 @@
+"""MPII .mat -> COCO keypoints: `annotate convert mpii-to-coco` against Datumaro's
+`datum convert -if mpii -f coco_person_keypoints`, both as commands on the same generated
+full-size release file (about 25,000 images and 40,000 people), measured side by side.
+
+Datumaro is a benchmark-only extra, installed into its own venv (it needs
+opencv-python-headless, which clashes with opencv-python):
+    python3.11 -m venv .bench/datumaro-venv && .bench/datumaro-venv/bin/pip install "datumaro[cli]"
+    .venv/bin/python benchmarks/bench_mpii.py
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import ROOT, report
+
+
+def make_release(path: Path, n_images: int, n_people: int, seed: int = 0) -> None:
+    from converters.mpii_mat import write_release_mat
+
+    rng = np.random.default_rng(seed)
+    per_image = np.ones(n_images, int)
+    extra = rng.choice(n_images, n_people - n_images)
+    np.add.at(per_image, extra, 1)
+    entries = []
+    for i in range(n_images):
+        train = rng.random() < 0.75
+        persons = []
+        for _ in range(per_image[i]):
+            cx, cy, s = rng.uniform(200, 1000), rng.uniform(200, 500), rng.uniform(1, 5)
+            if train:
+                ids = [j for j in range(16) if rng.random() > 0.1]
+                vis = [int(rng.random() > 0.2) if rng.random() > 0.05 else None for _ in ids]
+                pts = [(j, cx + rng.normal(0, 40 * s), cy + rng.normal(0, 60 * s), v) for j, v in zip(ids, vis)]
+                persons.append({"points": pts, "head": (cx - 20, cy - 100, cx + 20, cy - 50), "objpos": (cx, cy), "scale": s})
+            else:
+                persons.append({"objpos": (cx, cy), "scale": s})
+        entries.append({"name": f"{i:09d}.jpg", "train": int(train), "persons": persons,
+                        "category": "sports", "activity": "running", "act_id": 1})
+    write_release_mat(entries, path)
+
+
+def timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=25000)
+    ap.add_argument("--people", type=int, default=40000)
+    ap.add_argument("--datum", default=str(ROOT / ".bench" / "datumaro-venv" / "bin" / "datum"))
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="posekit-bench-mpii-"))
+    try:
+        src = tmp / "mpii"
+        src.mkdir()
+        mat = src / "mpii_human_pose_v1_u12_1.mat"
+        t = time.perf_counter()
+        make_release(mat, args.images, args.people)
+        print(f"generated {mat.name}: {args.images} images, {args.people} people, "
+              f"{mat.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t:.0f} s")
+        annotate = str(Path(sys.executable).with_name("annotate"))
+        ours = timed([annotate, "-q", "convert", "mpii-to-coco", str(mat), "-o", str(tmp / "ours.json")])
+        print(f"posekit: {ours:.2f} s")
+        if not Path(args.datum).exists():
+            print(f"Datumaro not installed at {args.datum}; see this file's docstring. No ratio.")
+            return
+        ref = timed([args.datum, "convert", "-if", "mpii", "-i", str(src), "-f", "coco_person_keypoints",
+                     "-o", str(tmp / "datumaro")])
+        report("mpii .mat -> coco", ours, ref, "datumaro", "s")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
