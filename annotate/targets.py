@@ -70,13 +70,21 @@ def keypoint_heatmaps(keypoints: np.ndarray, grid_hw: tuple[int, int], p: Target
     inv = -1.0 / (2 * p.sigma ** 2)
     gx = np.exp(inv * (s * (lo[:, 0:1] + offs) + c0 - xy[:, 0:1]) ** 2).astype(np.float32)
     gy = np.exp(inv * (s * (lo[:, 1:2] + offs) + c0 - xy[:, 1:2]) ** 2).astype(np.float32)
-    for m in np.flatnonzero(keep):
+    if len(n_idx) * n_win * n_win <= 200_000:
+        # small windows (the usual strides): all patches at once, one scatter-max
+        patch = gy[:, :, None] * gx[:, None, :]  # (M, n_win, n_win)
+        rows = lo[:, 1:2, None] + offs[None, :, None]
+        cols = lo[:, 0:1, None] + offs[None, None, :]
+        ok = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W) & (patch >= p.cutoff)
+        flat = (k_idx[:, None, None] * H + rows) * W + cols
+        np.maximum.at(heat.reshape(-1), flat[ok], patch[ok])
+        return heat
+    for m in np.flatnonzero(keep):  # large windows (stride 1, big sigma): one window at a time
         (x0, y0), (x1, y1), (lx, ly) = lo_c[m], hi_c[m], lo[m]
         patch = gy[m, y0 - ly:y1 - ly, None] * gx[m, None, x0 - lx:x1 - lx]
+        patch[patch < p.cutoff] = 0
         view = heat[k_idx[m], y0:y1, x0:x1]
         np.maximum(view, patch, out=view)
-    if p.cutoff > 0:
-        heat[heat < p.cutoff] = 0
     return heat
 
 
