@@ -398,7 +398,7 @@ def prelabel(
                             head_threads, tf32)
         opts = PrelabelOptions(batch_size, workers, score_visible, score_labeled, min_keypoints, overwrite)
         with console.progress("pre-labeling", None, "images") as advance:
-            summary = run_prelabel(images_dir, output, net, opts, advance)
+            summary = run_prelabel(images_dir, output, net, opts, advance, advance.set_total)
         for line in summary.failed:
             console.error_line(f"skipped {line}")
         rate = summary.processed / summary.seconds if summary.seconds > 0 else 0.0

@@ -131,18 +131,14 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
                 bbox[r] = box
             else:
                 rep("schema.bbox", "error", ann["image_id"], ann["id"], f"bbox {box!r} is not [x, y, w, h] finite numbers", None)
-        a = ann.get("area")
-        if a is not None:
-            if _is_number(a):
-                area[r] = a
+        for key, column in (("area", area), ("score", score)):
+            val = ann.get(key)
+            if val is None:
+                continue
+            if _is_number(val):
+                column[r] = val
             else:
-                rep("schema.area", "error", ann["image_id"], ann["id"], f"area {a!r} is not a number", None)
-        s = ann.get("score")
-        if s is not None:
-            if _is_number(s):
-                score[r] = s
-            else:
-                rep("schema.score", "error", ann["image_id"], ann["id"], f"score {s!r} is not a number", None)
+                rep(f"schema.{key}", "error", ann["image_id"], ann["id"], f"{key} {val!r} is not a finite number", None)
         c = ann.get("iscrowd", 0)
         if c in (0, 1, True, False):
             iscrowd[r] = bool(c)

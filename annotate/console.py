@@ -28,9 +28,13 @@ def error_line(message: str) -> None:
 
 @contextlib.contextmanager
 def progress(description: str, total: int | None, unit: str = "files") -> Iterator[Callable[[int], None]]:
-    """A progress bar (rate in ``unit``/s); yields ``advance(n)``. Silent under --quiet or no TTY."""
+    """A progress bar (rate in ``unit``/s); yields ``advance(n)`` (with ``advance.set_total(n)`` for
+    work whose size is known later). Silent under --quiet or when stderr is not a terminal."""
     if QUIET or not err.is_terminal:
-        yield lambda n=1: None
+        def silent(n: int = 1) -> None:
+            return None
+        silent.set_total = lambda total: None  # type: ignore[attr-defined]
+        yield silent
         return
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
@@ -42,4 +46,5 @@ def progress(description: str, total: int | None, unit: str = "files") -> Iterat
             speed = bar.tasks[0].speed
             if speed:
                 bar.update(task, rate=f"{speed:,.1f} {unit}/s")
+        advance.set_total = lambda total: bar.update(task, total=total)  # type: ignore[attr-defined]
         yield advance

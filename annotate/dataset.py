@@ -96,15 +96,6 @@ class KeypointDataset:
         groups = dict(zip(ids.tolist(), np.split(order, starts[1:]))) if len(order) else {}
         return {im.id: groups.get(im.id, np.zeros(0, np.int64)) for im in self.images}
 
-    def subset(self, rows: np.ndarray) -> "KeypointDataset":
-        """A dataset with the same images and only the given annotation rows."""
-        rows = np.asarray(rows, dtype=np.int64)
-        return KeypointDataset(
-            self.category, list(self.images), self.ann_id[rows], self.image_id[rows],
-            self.keypoints[rows], self.bbox[rows], self.area[rows], self.iscrowd[rows],
-            self.score[rows], [self.extra[i] for i in rows], dict(self.info), self.licenses,
-            list(self.other_categories), list(self.other_annotations), dict(self.top_extra))
-
 
 class DatasetBuilder:
     """Collects images and persons one at a time (for readers of per-image formats)."""

@@ -5,11 +5,10 @@ import contextlib
 import functools
 import hashlib
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -111,11 +110,19 @@ def safe_relative(base: str | Path, rel: str, what: str, owner: str | Path,
     candidate = Path(rel.replace("\\", "/"))
     if candidate.is_absolute() or rel.startswith(("/", "\\")) or (len(rel) > 1 and rel[1] == ":"):
         raise PosekitError(owner, f"{what} {rel!r} is an absolute path; expected a path relative to {base}")
-    full = os.path.normpath(os.path.join(_resolved(str(base)), candidate))
     root_resolved = _resolved(str(root if root is not None else base))
-    if os.path.commonpath([root_resolved, full]) != root_resolved or full == root_resolved:
-        raise PosekitError(owner, f"{what} {rel!r} points outside {root if root is not None else base}")
+    full = os.path.normpath(os.path.join(_resolved(str(base)), candidate))
+    if not _inside(full, root_resolved):
+        # the lexical path may pass through a symlink (e.g. '../../shared/x' with shared a link):
+        # decide on the real path, as the operating system will
+        full = os.path.realpath(os.path.join(base, candidate))
+        if not _inside(full, root_resolved):
+            raise PosekitError(owner, f"{what} {rel!r} points outside {root if root is not None else base}")
     return Path(full)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path != root and os.path.commonpath([root, path]) == root
 
 
 @functools.lru_cache(maxsize=1024)
@@ -131,16 +138,3 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def is_finite_number(x: Any) -> bool:
-    """True for int/float values that are finite (bools are not numbers here)."""
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def check_output_not_input(out: Path, inputs: list[Path], on_error: Callable[[str], None]) -> None:
-    """Refuse an output path that is one of the inputs (never modify inputs)."""
-    out_r = out.resolve()
-    for p in inputs:
-        if p.exists() and p.resolve() == out_r:
-            on_error(f"output {out} is the input file; refusing to overwrite an input")

@@ -29,7 +29,6 @@ from annotate.skeletons import Layout, normalise_name
 
 OCCLUDED_SUFFIX = "_occluded"
 LABELME_VERSION = "5.5.0"
-_PERSON_KEYS = ("ann_id", "iscrowd", "area", "score")
 
 
 @dataclass
