@@ -70,8 +70,9 @@ def keypoint_heatmaps(keypoints: np.ndarray, grid_hw: tuple[int, int], p: Target
     inv = -1.0 / (2 * p.sigma ** 2)
     gx = np.exp(inv * (s * (lo[:, 0:1] + offs) + c0 - xy[:, 0:1]) ** 2).astype(np.float32)
     gy = np.exp(inv * (s * (lo[:, 1:2] + offs) + c0 - xy[:, 1:2]) ** 2).astype(np.float32)
-    if len(n_idx) * n_win * n_win <= 200_000:
-        # small windows (the usual strides): all patches at once, one scatter-max
+    if n_win <= 24:
+        # small windows (the usual strides): all patches at once, one scatter-max; past about
+        # 24 cells a side the scatter costs more than a Python loop over windows
         patch = gy[:, :, None] * gx[:, None, :]  # (M, n_win, n_win)
         rows = lo[:, 1:2, None] + offs[None, :, None]
         cols = lo[:, 0:1, None] + offs[None, None, :]
@@ -82,7 +83,8 @@ def keypoint_heatmaps(keypoints: np.ndarray, grid_hw: tuple[int, int], p: Target
     for m in np.flatnonzero(keep):  # large windows (stride 1, big sigma): one window at a time
         (x0, y0), (x1, y1), (lx, ly) = lo_c[m], hi_c[m], lo[m]
         patch = gy[m, y0 - ly:y1 - ly, None] * gx[m, None, x0 - lx:x1 - lx]
-        patch[patch < p.cutoff] = 0
+        if p.cutoff > 0:
+            patch[patch < p.cutoff] = 0
         view = heat[k_idx[m], y0:y1, x0:x1]
         np.maximum(view, patch, out=view)
     return heat

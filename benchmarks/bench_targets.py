@@ -63,7 +63,13 @@ def main() -> None:
         hm_kps = (kps[:, :, :2] + 0.5) / stride - 0.5
         vis = (kps[:, :, 2] > 0).astype(np.float32)
         ref_hm = best_of(lambda: generate_gaussian_heatmaps((grid[1], grid[0]), hm_kps, vis, sigma / stride), 5)
-        report(f"heatmaps stride {stride} ({grid[1]}x{grid[0]})", ours_hm, ref_hm, "mmpose generate_gaussian_heatmaps")
+        report(f"heatmaps stride {stride} ({grid[1]}x{grid[0]}), cut at 0.01", ours_hm, ref_hm,
+               "mmpose generate_gaussian_heatmaps")
+        # like for like: mmpose has no cut-off and a 3-sigma window; so does cutoff=0 here
+        same = TargetParams(stride=stride, sigma=sigma, cutoff=0.0)
+        ours_same = best_of(lambda: keypoint_heatmaps(kps, grid, same), 5)
+        report(f"heatmaps stride {stride} ({grid[1]}x{grid[0]}), no cut-off as mmpose", ours_same, ref_hm,
+               "mmpose generate_gaussian_heatmaps")
 
 
 if __name__ == "__main__":
