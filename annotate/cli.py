@@ -5,7 +5,6 @@ Exit codes: 0 ok, 1 validation found problems at or above --fail-on, 2 bad input
 from __future__ import annotations
 
 import enum
-import sys
 import traceback
 from pathlib import Path
 from typing import Callable, Optional
@@ -300,7 +299,6 @@ def render(
         from .coco import load_coco, save_coco
         from .dataset import Category, DatasetBuilder
         from .render import render_image, target_layout
-        from .skeletons import get_mapping
         from .targets import TargetParams
 
         if not images.is_dir():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, best_of, report
+from common import ROOT, best_of
 
 
 def make_file(path: Path, n_ann: int, n_img: int, seed: int = 0) -> None:

@@ -21,7 +21,7 @@ from annotate.dataset import Category, DatasetBuilder, KeypointDataset, clip_box
 from annotate.errors import PosekitError
 from annotate.images import check_image_header
 from annotate.io import read_json, safe_relative
-from annotate.skeletons import MPII16, get_mapping
+from annotate.skeletons import get_mapping
 
 PIXEL_STD = 200.0  # MPII's scale is the person's height / 200 px
 BOX_ASPECT = 0.5  # width / height of the box made from objpos and scale alone

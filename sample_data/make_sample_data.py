@@ -1,5 +1,5 @@
 """Generate sample_data/: synthetic images of stick-figure people with LabelMe, MPII (.mat and
-mmpose JSON) and COCO annotations of them. Deterministic: the same files on every run.
+mmpose JSON) and COCO annotations of them. Deterministic (the .mat header holds a timestamp).
 
     .venv/bin/python sample_data/make_sample_data.py
 """
@@ -75,7 +75,7 @@ def main() -> None:
         iid = coco.add_image(name, w, h)
         mpii.add_image(name, w, h)
         persons_mat = []
-        for p, (cx, cy, ph, swing, occluded) in enumerate(people):
+        for cx, cy, ph, swing, occluded in people:
             xy = person_keypoints(cx, cy, ph, swing, rng)
             head_top = HEAD_TOP * ph + (cx, cy)
             draw_person(img, xy, head_top, ph, tuple(int(c) for c in rng.integers(30, 220, 3)))

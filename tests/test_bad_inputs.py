@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import COCO_SAMPLE, SAMPLE, needs_shared, run_cli, tree_hashes
+from conftest import SAMPLE, run_cli, tree_hashes
 
 GOOD_COCO = json.loads((SAMPLE / "coco" / "sample.json").read_text())
 

@@ -3,7 +3,6 @@ may escape except the project's own PosekitError."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -80,7 +79,6 @@ def test_fuzz_coco_reader_and_validator(doc):
 @FUZZ
 @given(doc=mutated(LABELME_DOC))
 def test_fuzz_labelme_reader(doc):
-    root = SAMPLE / "images"
     _only_our_error(parse_labelme, doc, SAMPLE / "labelme" / "x.json", SAMPLE, COCO17)
 
 

@@ -3,7 +3,6 @@ version, or complete and valid, and a re-run must complete."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from annotate.io import write_bytes_atomic
 from converters.labelme import dataset_to_labelme
 
 from conftest import SAMPLE, SHARED, needs_shared

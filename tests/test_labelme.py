@@ -1,13 +1,11 @@
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from annotate.coco import load_coco, save_coco
+from annotate.coco import load_coco
 from annotate.dataset import Category, DatasetBuilder
 from annotate.errors import PosekitError
 from annotate.io import write_bytes_atomic

@@ -5,7 +5,7 @@ import pytest
 
 from annotate.coco import load_coco
 from annotate.errors import PosekitError
-from annotate.skeletons import COCO17, MPII16
+from annotate.skeletons import COCO17
 from converters.mpii import read_mpii, read_mpii_mat, write_mpii_json
 from converters.mpii_mat import write_release_mat
 
