@@ -34,6 +34,29 @@ def write_tables(findings: pd.DataFrame, out_dir: Path) -> None:
     write_bytes_atomic(out_dir / "findings.json", json.dumps(records, indent=1).encode())
 
 
+def _crop_to_person(img: np.ndarray, kps: np.ndarray, box: np.ndarray, limbs, hot, hot_limbs,
+                    min_side: int = 360) -> np.ndarray:
+    """The person drawn on a crop around its box and labeled keypoints (half the size again as
+    context), enlarged so that small people can be inspected."""
+    H, W = img.shape[:2]
+    pts = kps[(kps[:, 2] > 0) & np.isfinite(kps).all(axis=1), :2]
+    corners = [pts] + ([box.reshape(2, 2).cumsum(axis=0)] if np.isfinite(box).all() else [])
+    xy = np.concatenate(corners) if sum(len(c) for c in corners) else np.array([[0, 0], [W, H]], float)
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    pad = 0.25 * (hi - lo) + 10
+    x0, y0 = np.clip(np.floor(lo - pad), 0, [W - 1, H - 1]).astype(int)
+    x1, y1 = np.clip(np.ceil(hi + pad), [x0 + 1, y0 + 1], [W, H]).astype(int)
+    scale = max(1.0, min_side / max(x1 - x0, y1 - y0))
+    crop = cv2.resize(img[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    k = kps.copy()
+    k[:, :2] = (k[:, :2] - (x0, y0)) * scale
+    pic = draw.draw_skeleton(crop, k[None], limbs, hot, hot_limbs)
+    if np.isfinite(box).all():
+        bx, by, bw, bh = (box - (x0, y0, 0, 0)) * scale
+        cv2.rectangle(pic, (int(bx), int(by)), (int(bx + bw), int(by + bh)), (0, 200, 255), 1)
+    return pic
+
+
 def write_pictures(findings: pd.DataFrame, ds: KeypointDataset, images_dir: Path, out_dir: Path) -> int:
     """A picture per flagged annotation (offending keypoints/limbs in red) and ``index.html``."""
     names = ds.category.keypoints
@@ -56,10 +79,7 @@ def write_pictures(findings: pd.DataFrame, ds: KeypointDataset, images_dir: Path
             continue
         hot = {names.index(k) for ks in group["keypoints"] for k in str(ks).split(",") if k in names}
         hot_limbs = {i for i, (a, b) in enumerate(limbs) if a in hot and b in hot}
-        pic = draw.draw_skeleton(img, ds.keypoints[[r]], limbs, hot, hot_limbs)
-        if not np.isnan(ds.bbox[r]).any():
-            x, y, w, h = ds.bbox[r]
-            cv2.rectangle(pic, (int(x), int(y)), (int(x + w), int(y + h)), (0, 200, 255), 1)
+        pic = _crop_to_person(img, ds.keypoints[r], ds.bbox[r], limbs, hot, hot_limbs)
         name = f"ann_{int(ann_id)}.jpg"
         write_bytes_atomic(out_dir / "pictures" / name, draw.encode_jpg(pic))
         items.append((name, im.file_name, int(ann_id), group))
