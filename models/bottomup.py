@@ -97,6 +97,9 @@ class BottomUpModel:
         self.cfg.model.get("backbone", {}).pop("init_cfg", None)  # never fetch ImageNet weights
         if flip_test is not None:
             self.cfg.model.setdefault("test_cfg", {})["flip_test"] = flip_test
+        if self.cfg.model.get("test_cfg", {}).get("multiscale_test", False):
+            raise PosekitError(config or model, "multi-scale test is not supported by the batched path; "
+                                                "set test_cfg.multiscale_test=False")
         try:
             self.device = torch.device(device)
             if self.device.type == "cuda" and not torch.cuda.is_available():
