@@ -104,21 +104,19 @@ class Manifest:
 def _labelme_bytes(json_path: Path, image: Path, hw: tuple[int, int], kps: np.ndarray, scores: np.ndarray,
                    names: list[str], opts: PrelabelOptions) -> tuple[bytes, int, list[float]]:
     from converters.labelme import labelme_document, person_shapes
-    from .dataset import keypoint_extent
+    from .dataset import clip_boxes, keypoint_extent
 
     layout = layout_for_names(names)
     coco = visibility_from_scores(kps, scores, opts.score_visible, opts.score_labeled)
     keep = (coco[:, :, 2] > 0).sum(axis=1) >= opts.min_keypoints
     shapes: list[dict[str, Any]] = []
     person_scores = []
-    boxes = keypoint_extent(coco[keep], opts.box_margin)
     h, w = hw
+    boxes = clip_boxes(keypoint_extent(coco[keep], opts.box_margin), np.tile([float(w), float(h)], (int(keep.sum()), 1)))
     for gid, (p, box) in enumerate(zip(np.flatnonzero(keep), boxes), start=1):
         lab = coco[p, :, 2] > 0
         s = float(scores[p][lab].mean())
         person_scores.append(s)
-        x0, y0 = max(box[0], 0.0), max(box[1], 0.0)
-        box = np.array([x0, y0, min(box[0] + box[2], w) - x0, min(box[1] + box[3], h) - y0])
         shapes += person_shapes(coco[p], box, gid, {"score": round(s, 4)}, layout, "person", scores[p])
     rel_img = os.path.relpath(image, json_path.parent)
     doc = labelme_document(rel_img, w, h, shapes, {"prelabel": True})
