@@ -31,6 +31,13 @@ class LayoutName(str, enum.Enum):
     openpose18 = "openpose18"
 
 
+class RenderLayout(str, enum.Enum):
+    openpose18 = "openpose18"
+    coco17 = "coco17"
+    mpii16 = "mpii16"
+    native = "native"
+
+
 class Split(str, enum.Enum):
     train = "train"
     test = "test"
@@ -286,7 +293,8 @@ def render(
     stride: int = typer.Option(8, min=1, help="Output stride (map cell size in input pixels)."),
     sigma: float = typer.Option(7.0, min=0.1, help="Gaussian sigma in input pixels."),
     paf_width: float = typer.Option(1.0, min=0.0, help="PAF half-width in map cells."),
-    layout: LayoutName = typer.Option(LayoutName.openpose18, help="Target layout (openpose18 adds the neck)."),
+    layout: RenderLayout = typer.Option(RenderLayout.openpose18, help="Target layout: openpose18 (adds the neck), "
+                                        "coco17, mpii16, or native (the file's own category, e.g. CrowdPose)."),
     image_ids: Optional[list[int]] = typer.Option(None, "--image-ids", help="Render only these image ids (repeatable)."),
     decode_back: bool = typer.Option(False, "--decode", help="Also decode the targets back into people and "
                                      "write decoded.json (COCO) with a recovery summary."),

@@ -31,9 +31,9 @@ class Targets:
 
 
 def target_layout(ds: KeypointDataset, name: str) -> tuple[Layout, np.ndarray]:
-    """The layout to render and every person's keypoints in it."""
+    """The layout to render and every person's keypoints in it (``native``: the file's own)."""
     src = ds.category.layout
-    if name == src.name:
+    if name in (src.name, "native"):
         return src, ds.keypoints
     try:
         m = get_mapping(src.name, name)

@@ -130,3 +130,14 @@ def test_render_sample_data_coco17_layout(tmp_path):
     assert res.exit_code == 0, res.stderr
     z = np.load(tmp_path / "sample_1.npz")
     assert z["heatmaps"].shape[0] == 18 and z["pafs"].shape[0] == 38
+
+
+@needs_shared
+def test_render_custom_category_natively(tmp_path):
+    crowd = SHARED / "crowdpose"
+    res = run_cli("render", crowd / "test_crowdpose.json", "--images", crowd, "-o", tmp_path, "--layout", "native")
+    assert res.exit_code == 0, res.stderr
+    z = np.load(tmp_path / "106848.npz")
+    assert z["heatmaps"].shape[0] == 15 and list(z["keypoint_names"][:2]) == ["left_shoulder", "right_shoulder"]
+    res = run_cli("render", crowd / "test_crowdpose.json", "--images", crowd, "-o", tmp_path / "b")
+    assert res.exit_code == 2 and "cannot render layout openpose18 from a 'custom' category" in res.stderr
