@@ -31,6 +31,11 @@ class LayoutName(str, enum.Enum):
     openpose18 = "openpose18"
 
 
+class MpiiLayout(str, enum.Enum):
+    coco17 = "coco17"
+    mpii16 = "mpii16"
+
+
 class RenderLayout(str, enum.Enum):
     openpose18 = "openpose18"
     coco17 = "coco17"
@@ -177,7 +182,7 @@ def coco_to_labelme(
 def mpii_to_coco(
     source: Path = typer.Argument(..., help="MPII .mat release (mpii_human_pose_v1_u12_1.mat) or mmpose MPII .json."),
     output: Path = typer.Option(..., "-o", "--output", help="COCO keypoint JSON to write."),
-    layout: LayoutName = typer.Option(LayoutName.coco17, help="coco17 (12 shared joints) or mpii16 (lossless)."),
+    layout: MpiiLayout = typer.Option(MpiiLayout.coco17, help="coco17 (12 shared joints) or mpii16 (lossless)."),
     images: Optional[Path] = typer.Option(None, help="Images folder; image width/height are read from headers."),
     split: Split = typer.Option(Split.all, help="Images to take from the .mat release by img_train."),
     box_margin: float = typer.Option(0.1, min=0, help="Margin (fraction of size) around the keypoints' extent."),
@@ -189,8 +194,6 @@ def mpii_to_coco(
         from converters.mpii import read_mpii
         from .coco import save_coco
 
-        if layout == LayoutName.openpose18:
-            raise PosekitError(None, "--layout must be coco17 or mpii16 for MPII conversion")
         check_output(output, overwrite, (source,))
         ds = read_mpii(source, layout.value, images, split.value, box_margin)
         save_coco(ds, output)
