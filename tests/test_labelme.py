@@ -15,6 +15,18 @@ from converters.labelme import dataset_to_labelme, parse_labelme, read_labelme_f
 from conftest import COCO_SAMPLE, SAMPLE, SHARED, needs_shared, run_cli
 
 
+def assert_same_persons(a, b):
+    """Both datasets hold the same persons (matched by annotation id): image, keypoints and
+    visibility exactly, boxes to float precision, crowd flags. Returns the two row orders."""
+    order_a, order_b = np.argsort(a.ann_id), np.argsort(b.ann_id)
+    np.testing.assert_array_equal(a.ann_id[order_a], b.ann_id[order_b])
+    np.testing.assert_array_equal(a.image_id[order_a], b.image_id[order_b])
+    np.testing.assert_array_equal(a.keypoints[order_a], b.keypoints[order_b])
+    np.testing.assert_allclose(a.bbox[order_a], b.bbox[order_b])
+    np.testing.assert_array_equal(a.iscrowd[order_a], b.iscrowd[order_b])
+    return order_a, order_b
+
+
 def _write_docs(docs):
     for path, data in docs.items():
         write_bytes_atomic(path, data)
@@ -28,14 +40,9 @@ def test_real_coco_to_labelme_to_coco_is_identical(tmp_path):
     res = run_cli("convert", "labelme-to-coco", out, "--images", SHARED / "coco", "-o", tmp_path / "back.json")
     assert res.exit_code == 0, res.stderr
     a, b = load_coco(COCO_SAMPLE), load_coco(tmp_path / "back.json")
-    order_a, order_b = np.argsort(a.ann_id), np.argsort(b.ann_id)
-    np.testing.assert_array_equal(a.ann_id[order_a], b.ann_id[order_b])
     # v=0 points are written as (0, 0) in the original, so keypoints match exactly
-    np.testing.assert_array_equal(a.keypoints[order_a], b.keypoints[order_b])
-    np.testing.assert_allclose(a.bbox[order_a], b.bbox[order_b])
+    order_a, order_b = assert_same_persons(a, b)
     np.testing.assert_allclose(a.area[order_a], b.area[order_b])
-    np.testing.assert_array_equal(a.iscrowd[order_a], b.iscrowd[order_b])
-    np.testing.assert_array_equal(a.image_id[order_a], b.image_id[order_b])
     assert {im.id: im.file_name for im in a.images} == {im.id: im.file_name for im in b.images}
     # zero-keypoint persons survive as a box-only person; segmentation rides along as an attribute
     assert (b.num_keypoints == 0).sum() == (a.num_keypoints == 0).sum() == 2
@@ -176,11 +183,6 @@ def test_property_coco_labelme_coco_round_trip(tmp_path_factory, ds):
     (tmp / "images").mkdir()
     back, errors = read_labelme_folder(tmp / "lm", COCO17, images_dir=tmp / "images")
     assert not errors
-    a, b = np.argsort(ds.ann_id), np.argsort(back.ann_id)
-    np.testing.assert_array_equal(ds.ann_id[a], back.ann_id[b])
-    np.testing.assert_array_equal(ds.image_id[a], back.image_id[b])
-    np.testing.assert_array_equal(ds.keypoints[a], back.keypoints[b])
-    np.testing.assert_allclose(ds.bbox[a], back.bbox[b])
-    np.testing.assert_array_equal(ds.iscrowd[a], back.iscrowd[b])
+    a, b = assert_same_persons(ds, back)
     np.testing.assert_array_equal(np.isnan(ds.score[a]), np.isnan(back.score[b]))
     assert [ds.extra[i].get("description") for i in a] == [back.extra[i].get("description") for i in b]
