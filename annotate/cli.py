@@ -323,7 +323,8 @@ def render(
             raise PosekitError(coco_json, exc.message) from None
         params = TargetParams(stride, sigma, paf_width)
         by_image = ds.indices_by_image()
-        todo = [i for i, im in enumerate(ds.images) if not image_ids or im.id in set(image_ids)]
+        wanted = set(image_ids or ())
+        todo = [i for i, im in enumerate(ds.images) if not wanted or im.id in wanted]
         if image_ids and not todo:
             raise PosekitError(coco_json, f"none of the image ids {image_ids} is in the file")
         # every image must be there and be an image before anything is written
@@ -346,7 +347,7 @@ def render(
                 if decoded is not None:
                     decoded.add_image(im.file_name, im.width, im.height, image_id=im.id)
                     for person in res["decoded"]:
-                        decoded.add_person(im.id, person[:, :].copy(), score=float(person[:, 2].mean()))
+                        decoded.add_person(im.id, person, score=float(person[:, 2].mean()))
                 advance(1)
         if decoded is not None:
             dds = decoded.build()
