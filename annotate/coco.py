@@ -294,24 +294,25 @@ def _parse_images(imgs: list, rep: Reporter) -> list[ImageInfo]:
     return out
 
 
-def _num(x: float) -> int | float:
-    """Integral floats as ints (COCO's own files write pixel coordinates and flags so)."""
-    return int(x) if float(x).is_integer() and abs(x) < 2**53 else float(x)
-
-
-def _json_numbers(arr: np.ndarray) -> list[list[int | float]]:
-    """Rows of a 2-D float array as lists, integral values as ints (vectorised ``_num``)."""
-    if arr.size == 0:
-        return [[] for _ in range(arr.shape[0])]
+def _json_rows(arr: np.ndarray, arrays: bool = False) -> list:
+    """Rows of a 2-D float array for JSON: a row whose values are all integral as ints (as
+    COCO's own files write pixel coordinates), other rows as floats. Lists of Python numbers,
+    or with ``arrays`` numpy rows (orjson writes those without making a Python object per value)."""
     with np.errstate(invalid="ignore"):
-        integral = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2**53)
-    obj = arr.astype(object)
-    obj[integral] = arr[integral].astype(np.int64).tolist()
-    return obj.tolist()
+        whole = (np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2**53)).all(axis=1)
+    if not arrays:
+        rows = arr.tolist()
+        for i, row in zip(np.flatnonzero(whole).tolist(), arr[whole].astype(np.int64).tolist()):
+            rows[i] = row
+        return rows
+    floats = list(np.ascontiguousarray(arr))
+    ints = list(np.where(whole[:, None], arr, 0).astype(np.int64))
+    return [i if w else f for f, i, w in zip(floats, ints, whole.tolist())]
 
 
-def to_coco_dict(ds: KeypointDataset) -> dict[str, Any]:
-    """The dataset as a COCO keypoint JSON object (1-based skeleton, num_keypoints from v)."""
+def to_coco_dict(ds: KeypointDataset, arrays: bool = False) -> dict[str, Any]:
+    """The dataset as a COCO keypoint JSON object (1-based skeleton, num_keypoints from v);
+    with ``arrays`` keypoints and boxes are numpy rows (for :func:`annotate.io.dumps_json`)."""
     cat_extra = dict(ds.category.extra)
     skel_raw = cat_extra.pop("_skeleton_raw", None)
     names = cat_extra.pop("_keypoints_raw", None) or list(ds.category.keypoints)
@@ -329,21 +330,24 @@ def to_coco_dict(ds: KeypointDataset) -> dict[str, Any]:
         d.update(im.extra)
         images.append(d)
     anns = []
-    flat = _json_numbers(ds.keypoints.reshape(len(ds), -1))
-    boxes = _json_numbers(ds.bbox)
+    flat = _json_rows(ds.keypoints.reshape(len(ds), -1), arrays)
+    boxes = _json_rows(ds.bbox, arrays)
+    areas = [int(a) if a.is_integer() and abs(a) < 2**53 else a for a in ds.area.tolist()]
     has_box = ~np.isnan(ds.bbox).any(axis=1)
-    nk = ds.num_keypoints
-    for r in range(len(ds)):
-        a: dict[str, Any] = {"id": int(ds.ann_id[r]), "image_id": int(ds.image_id[r]),
-                             "category_id": ds.category.id, "iscrowd": int(ds.iscrowd[r])}
-        a.update(ds.extra[r])
+    has_area, has_score = ~np.isnan(ds.area), ~np.isnan(ds.score)
+    anns = []
+    cat_id = ds.category.id
+    for r, (aid, iid, crowd, extra, nk) in enumerate(zip(ds.ann_id.tolist(), ds.image_id.tolist(),
+                                                         ds.iscrowd.tolist(), ds.extra, ds.num_keypoints.tolist())):
+        a: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": cat_id, "iscrowd": int(crowd)}
+        a.update(extra)
         a["keypoints"] = flat[r]
-        a["num_keypoints"] = int(nk[r])
+        a["num_keypoints"] = nk
         if has_box[r]:
             a["bbox"] = boxes[r]
-        if not math.isnan(ds.area[r]):
-            a["area"] = _num(ds.area[r])
-        if not math.isnan(ds.score[r]):
+        if has_area[r]:
+            a["area"] = areas[r]
+        if has_score[r]:
             a["score"] = float(ds.score[r])
         anns.append(a)
     out: dict[str, Any] = {}
@@ -373,4 +377,4 @@ def save_coco(ds: KeypointDataset, path: str | Path, indent: int | None = None) 
         bad = ~np.isfinite(ds.keypoints).all(axis=(1, 2))
         who = f"annotation {int(ds.ann_id[np.flatnonzero(bad)[0]])}" if bad.any() else "a box"
         raise PosekitError(path, f"refusing to write: {who} has NaN or infinite values")
-    write_json_atomic(path, to_coco_dict(ds), indent)
+    write_json_atomic(path, to_coco_dict(ds, arrays=True), indent)

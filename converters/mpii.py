@@ -12,6 +12,7 @@ only ``joints_vis`` (labeled or not), so its labeled joints are v=2 too.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,53 +42,76 @@ def person_boxes(kps: np.ndarray, center: np.ndarray, scale: np.ndarray, margin:
     return np.where(ok[:, None], boxes, np.where(usable[:, None], fallback, np.nan))
 
 
-class _Collector:
-    """Adds MPII persons (16 joints, 0-based) to a builder in the requested layout."""
+@dataclass
+class MpiiPersons:
+    """MPII people in columns (16 joints, 0-based), as every MPII reader produces them.
 
-    def __init__(self, layout: str, images_dir: Path | None, margin: float, owner: Path) -> None:
-        self.mapping = get_mapping("mpii16", layout)
-        self.builder = DatasetBuilder(Category.from_layout(self.mapping.dst))
-        self.images_dir, self.margin, self.owner = images_dir, margin, owner
+    ``center``/``scale``/``head_box`` are NaN where absent; ``extra`` holds each person's other
+    fields for the COCO annotation (``person_index``, ``head_box``, ``center``, ``scale``)."""
+
+    image: np.ndarray         # index into the reader's image list
+    kps16: np.ndarray         # (P, 16, 3)
+    center: np.ndarray        # (P, 2)
+    scale: np.ndarray         # (P,)
+    extra: list[dict[str, Any]]
+
+
+def build_dataset(names: list[str], image_extra: list[dict[str, Any]], persons: MpiiPersons, layout: str,
+                  images_dir: Path | None, margin: float, owner: Path) -> KeypointDataset:
+    """The dataset of MPII images and people: image sizes from headers when ``images_dir`` is
+    given, boxes from the 16 joints (or objpos/scale), then the mapping to ``layout``."""
+    mapping = get_mapping("mpii16", layout)
+    builder = DatasetBuilder(Category.from_layout(mapping.dst))
+    for name, extra in zip(names, image_extra):
+        w = h = None
+        if images_dir is not None:
+            try:
+                w, h = check_image_header(safe_relative(images_dir, name, "image", owner))
+            except PosekitError as exc:
+                raise PosekitError(owner, f"image {name!r}: {exc}") from None
+        builder.add_image(name, w, h, **extra)
+    n = persons.image.shape[0]
+    boxes = person_boxes(persons.kps16, persons.center, persons.scale, margin)
+    wh = np.array([(im.width or np.inf, im.height or np.inf) for im in builder.images], dtype=np.float64)
+    boxes = clip_boxes(boxes, wh.reshape(-1, 2)[persons.image] if n else np.zeros((0, 2)))
+    ds = KeypointDataset(builder.category, builder.images, np.arange(1, n + 1, dtype=np.int64),
+                         persons.image.astype(np.int64) + 1, mapping.apply(persons.kps16), boxes,
+                         boxes[:, 2] * boxes[:, 3], np.zeros(n, bool), np.full(n, np.nan), persons.extra)
+    ds.info = {"description": "converted from MPII Human Pose by posekit",
+               "source_layout": "mpii16", "layout": mapping.dst.name}
+    if mapping.dropped:
+        ds.info["dropped_keypoints"] = mapping.dropped
+    return ds
+
+
+class _Collector:
+    """Collects mmpose MPII JSON entries one person at a time."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
         self.image_ids: dict[str, int] = {}
         self.rows: list[tuple[int, np.ndarray, tuple[float, float], float, dict[str, Any]]] = []
 
-    def image(self, name: str, **extra: Any) -> int:
+    def image(self, name: str) -> int:
         if name not in self.image_ids:
-            w = h = None
-            if self.images_dir is not None:
-                try:
-                    w, h = check_image_header(safe_relative(self.images_dir, name, "image", self.owner))
-                except PosekitError as exc:
-                    raise PosekitError(self.owner, f"image {name!r}: {exc}") from None
-            self.image_ids[name] = self.builder.add_image(name, w, h, **extra)
+            self.image_ids[name] = len(self.names)
+            self.names.append(name)
         return self.image_ids[name]
 
-    def person(self, image_id: int, kps16: np.ndarray, center: tuple[float, float] | None,
+    def person(self, image: int, kps16: np.ndarray, center: tuple[float, float] | None,
                scale: float | None, **extra: Any) -> None:
         if center is not None:
             extra["center"] = [float(center[0]), float(center[1])]
         if scale is not None:
             extra["scale"] = float(scale)
-        self.rows.append((image_id, kps16, center or (np.nan, np.nan), np.nan if scale is None else scale, extra))
+        self.rows.append((image, kps16, center or (np.nan, np.nan), np.nan if scale is None else scale, extra))
 
-    def build(self) -> KeypointDataset:
-        """All persons at once: boxes from the 16 MPII joints, then the mapping to the layout."""
+    def persons(self) -> MpiiPersons:
         n = len(self.rows)
-        kps16 = np.stack([r[1] for r in self.rows]) if n else np.zeros((0, 16, 3))
-        center = np.array([r[2] for r in self.rows], dtype=np.float64).reshape(n, 2)
-        scale = np.array([r[3] for r in self.rows], dtype=np.float64)
-        image_id = np.array([r[0] for r in self.rows], dtype=np.int64)
-        boxes = person_boxes(kps16, center, scale, self.margin)
-        size = {im.id: (im.width or np.inf, im.height or np.inf) for im in self.builder.images}
-        boxes = clip_boxes(boxes, np.array([size[i] for i in image_id], dtype=np.float64).reshape(n, 2))
-        ds = KeypointDataset(self.builder.category, self.builder.images, np.arange(1, n + 1, dtype=np.int64),
-                             image_id, self.mapping.apply(kps16), boxes, boxes[:, 2] * boxes[:, 3],
-                             np.zeros(n, bool), np.full(n, np.nan), [r[4] for r in self.rows])
-        ds.info = {"description": "converted from MPII Human Pose by posekit",
-                   "source_layout": "mpii16", "layout": self.mapping.dst.name}
-        if self.mapping.dropped:
-            ds.info["dropped_keypoints"] = self.mapping.dropped
-        return ds
+        return MpiiPersons(np.array([r[0] for r in self.rows], dtype=np.int64),
+                           np.stack([r[1] for r in self.rows]) if n else np.zeros((0, 16, 3)),
+                           np.array([r[2] for r in self.rows], dtype=np.float64).reshape(n, 2),
+                           np.array([r[3] for r in self.rows], dtype=np.float64), [r[4] for r in self.rows])
 
 
 # ----------------------------------------------------------------------------- mmpose JSON
@@ -104,7 +128,7 @@ def mpii_json_to_dataset(obj: Any, path: Path, layout: str = "mpii16", images_di
     """Build a dataset from parsed mmpose MPII JSON; problems raise PosekitError naming ``path``."""
     if not isinstance(obj, list):
         raise PosekitError(path, "expected mmpose's MPII JSON: a list of person entries")
-    col = _Collector(layout, Path(images_dir) if images_dir else None, margin, path)
+    col = _Collector()
     for i, e in enumerate(obj):
         where = f"entry {i}"
         if not isinstance(e, dict):
@@ -140,7 +164,8 @@ def mpii_json_to_dataset(obj: Any, path: Path, layout: str = "mpii16", images_di
             raise PosekitError(path, f"{where} ({name}): scale must be a number")
         extra = {k: val for k, val in e.items() if k not in ("image", "joints", "joints_vis", "center", "scale")}
         col.person(col.image(name), kps, c, None if scale is None else float(scale), **extra)
-    return col.build()
+    return build_dataset(col.names, [{} for _ in col.names], col.persons(), layout,
+                         Path(images_dir) if images_dir else None, margin, path)
 
 
 def write_mpii_json(ds: KeypointDataset) -> list[dict[str, Any]]:
@@ -174,127 +199,39 @@ def write_mpii_json(ds: KeypointDataset) -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------- .mat release
 
-def _as_list(x: Any) -> list:
-    """MATLAB struct arrays load as ndarrays, single structs as objects, empty as size-0 arrays."""
-    if x is None:
-        return []
-    if isinstance(x, np.ndarray):
-        return list(x.ravel())
-    return [x]
-
-
-def _scalar(x: Any) -> float | None:
-    if type(x) in (float, int):  # the common case after squeeze_me
-        return float(x)
-    if isinstance(x, np.ndarray):
-        if x.size != 1:
-            return None
-        x = x.item()
-    if isinstance(x, str):
-        x = x.strip()
-        try:
-            return float(x)
-        except ValueError:
-            return None
-    if isinstance(x, (int, float, np.number)) and not isinstance(x, bool):
-        return float(x)
-    return None
-
-
-def _field(s: Any, name: str) -> Any:
-    return getattr(s, name, None)
-
-
-def _mat_person(rect: Any) -> tuple[np.ndarray, tuple[float, float] | None, float | None, list[float] | None]:
-    kps = np.zeros((16, 3))
-    ap = _field(rect, "annopoints")
-    for p in _as_list(_field(ap, "point") if ap is not None and not isinstance(ap, np.ndarray) else None):
-        pid, x, y = _scalar(_field(p, "id")), _scalar(_field(p, "x")), _scalar(_field(p, "y"))
-        if pid is None or x is None or y is None or not (0 <= pid <= 15) or not (math.isfinite(x) and math.isfinite(y)):
-            continue
-        vis = _scalar(_field(p, "is_visible"))
-        kps[int(pid)] = (x - 1, y - 1, 1 if vis == 0 else 2)
-    op = _field(rect, "objpos")
-    center = None
-    if op is not None and not isinstance(op, np.ndarray):
-        cx, cy = _scalar(_field(op, "x")), _scalar(_field(op, "y"))
-        if cx is not None and cy is not None:
-            center = (cx - 1, cy - 1)
-    scale = _scalar(_field(rect, "scale"))
-    head = [_scalar(_field(rect, k)) for k in ("x1", "y1", "x2", "y2")]
-    head_box = None
-    if all(h is not None for h in head):
-        x1, y1, x2, y2 = head
-        head_box = [min(x1, x2) - 1, min(y1, y2) - 1, abs(x2 - x1), abs(y2 - y1)]
-    return kps, center, scale, head_box
-
-
-def load_mat_release(path: str | Path) -> Any:
-    """Load the ``RELEASE`` struct of ``mpii_human_pose_v1_u12_1.mat``."""
-    import scipy.io
-
-    path = Path(path)
-    try:
-        mat = scipy.io.loadmat(str(path), struct_as_record=False, squeeze_me=True)
-    except FileNotFoundError:
-        raise PosekitError(path, "file not found") from None
-    except Exception as exc:  # scipy raises many types for corrupt files
-        raise PosekitError(path, f"not a readable MATLAB .mat file ({exc.__class__.__name__}: {exc})") from None
-    release = mat.get("RELEASE")
-    if release is None:
-        raise PosekitError(path, "no RELEASE struct; not the MPII Human Pose .mat release")
-    if _field(release, "annolist") is None:
-        raise PosekitError(path, "RELEASE has no 'annolist'; not the MPII Human Pose .mat release")
-    return release
-
-
 def read_mpii_mat(path: str | Path, layout: str = "mpii16", images_dir: str | Path | None = None,
-                  split: str = "all", margin: float = 0.1) -> KeypointDataset:
-    """Read the original MPII ``.mat`` release."""
+                  split: str = "all", margin: float = 0.1, fast: bool = True) -> KeypointDataset:
+    """Read the original MPII ``.mat`` release (``fast=False`` forces the scipy reader)."""
+    from converters.mpii_release import read_release
+
     path = Path(path)
-    release = load_mat_release(path)
-    annolist = _as_list(release.annolist)
-    img_train = _field(release, "img_train")
-    train = np.asarray(img_train).ravel() if img_train is not None else None
-    if train is not None and train.size != len(annolist):
-        raise PosekitError(path, f"img_train has {train.size} entries but annolist has {len(annolist)}")
-    if split != "all" and train is None:
+    rel = read_release(path, fast)
+    if split != "all" and rel.train is None:
         raise PosekitError(path, f"--split {split} needs RELEASE.img_train, which this file lacks")
-    singles = _as_list(_field(release, "single_person"))
-    acts = _as_list(_field(release, "act"))
-    col = _Collector(layout, Path(images_dir) if images_dir else None, margin, path)
-    for i, entry in enumerate(annolist):
-        is_train = None if train is None else bool(train[i])
-        if split == "train" and not is_train or split == "test" and is_train:
-            continue
-        image = _field(entry, "image")
-        name = _field(image, "name") if image is not None else None
-        if not isinstance(name, str) or not name:
+    keep = np.ones(len(rel.names), bool) if split == "all" else rel.train == (split == "train")
+    for i in np.flatnonzero(keep).tolist():
+        if not rel.names[i]:
             raise PosekitError(path, f"annolist({i + 1}) has no image.name")
-        extra: dict[str, Any] = {}
-        if is_train is not None:
-            extra["is_train"] = is_train
-        if i < len(singles):
-            sp = np.atleast_1d(np.asarray(singles[i], dtype=float)).astype(int).tolist() if np.size(singles[i]) else []
-            extra["single_person"] = [s - 1 for s in sp]
-        if i < len(acts):
-            act = acts[i]
-            for k_src, k_dst in (("cat_name", "activity_category"), ("act_name", "activity"), ("act_id", "activity_id")):
-                val = _field(act, k_src)
-                if isinstance(val, str) and val:
-                    extra[k_dst] = val
-                elif k_src == "act_id" and _scalar(val) is not None:
-                    extra[k_dst] = int(_scalar(val))
-        iid = col.image(name, **extra)
-        for r, rect in enumerate(_as_list(_field(entry, "annorect"))):
-            kps, center, scale, head_box = _mat_person(rect)
-            if not (kps[:, 2] > 0).any() and center is None:
-                continue  # an empty annorect carries no person
-            pextra: dict[str, Any] = {"person_index": r}
-            if head_box is not None:
-                pextra["head_box"] = head_box
-            col.person(iid, kps, center, scale, **pextra)
-    return col.build()
+    new_index = np.cumsum(keep) - 1
+    mine = keep[rel.person_image]
+    head = rel.head_box[mine]
+    has_head = ~np.isnan(head).any(axis=1)
+    center, scale = rel.center[mine], rel.scale[mine]
+    extra: list[dict[str, Any]] = []
+    for r, hb, ok, c, s in zip(rel.person_index[mine].tolist(), head.tolist(), has_head.tolist(),
+                               center.tolist(), scale.tolist()):
+        e: dict[str, Any] = {"person_index": r}
+        if ok:
+            e["head_box"] = hb
+        if not math.isnan(c[0]):
+            e["center"] = c
+        if not math.isnan(s):
+            e["scale"] = s
+        extra.append(e)
+    persons = MpiiPersons(new_index[rel.person_image[mine]], rel.kps16[mine], center, scale, extra)
+    names = [n for n, k in zip(rel.names, keep.tolist()) if k]
+    image_extra = [e for e, k in zip(rel.image_extra, keep.tolist()) if k]
+    return build_dataset(names, image_extra, persons, layout, Path(images_dir) if images_dir else None, margin, path)
 
 
 def read_mpii(path: str | Path, layout: str = "mpii16", images_dir: str | Path | None = None,

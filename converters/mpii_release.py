@@ -1,0 +1,322 @@
+"""The original MPII Human Pose ``.mat`` release (``RELEASE`` struct) in columns.
+
+Two readers give the same :class:`Release`: a vectorised one over :mod:`converters.matv5`
+(used whenever the file has the release's usual shape) and one over ``scipy.io.loadmat``
+(for everything else: odd shapes, big-endian files, sparse or object arrays, corrupt bytes,
+which scipy then reads or rejects). Tests check both agree on generated releases.
+
+Semantics shared by both (MATLAB coordinates are 1-based; 1 is subtracted):
+
+* a field is taken from a struct of one element; a struct array of several elements is a
+  list (people in ``annorect``, points in ``annopoints.point``); anything else counts as absent;
+* a scalar is a numeric or logical array of one element, or a one-row text holding a number;
+* a point needs ``id`` in 0..15 and finite ``x``, ``y``; ``is_visible`` 0 -> v=1, anything
+  else (1, missing, empty, text "1") -> v=2; a later point with the same id replaces an earlier;
+* a person needs a labeled point or an ``objpos``; ``objpos``, ``scale`` and the head box are
+  kept only when finite.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotate.errors import PosekitError
+from converters.matv5 import CELL, STRUCT, MatTree, Unsupported, read_variable
+
+NO_ANNOLIST = "RELEASE has no 'annolist'; not the MPII Human Pose .mat release"
+
+
+@dataclass
+class Release:
+    """Images (``names`` is None where an entry has no usable ``image.name``) and people."""
+
+    names: list[str | None]
+    image_extra: list[dict[str, Any]]
+    train: np.ndarray | None      # img_train per image, None when the file has none
+    person_image: np.ndarray      # (P,) index into names
+    person_index: np.ndarray      # (P,) position in the image's annorect
+    kps16: np.ndarray             # (P, 16, 3), 0-based, v in {0, 1, 2}
+    center: np.ndarray            # (P, 2), NaN where absent
+    scale: np.ndarray             # (P,), NaN where absent
+    head_box: np.ndarray          # (P, 4) [x, y, w, h], NaN where absent
+
+
+def read_release(path: Path, fast: bool = True) -> Release:
+    """The release in ``path`` (vectorised reader, scipy when the file needs it)."""
+    if fast:
+        try:
+            tree = read_variable(path, "RELEASE")
+        except FileNotFoundError:
+            raise PosekitError(path, "file not found") from None
+        except (IsADirectoryError, PermissionError) as exc:
+            raise PosekitError(path, f"cannot read: {exc.strerror}") from None
+        except Unsupported:
+            tree = None
+        if tree is not None:
+            try:
+                return _release_from_tree(tree, path)
+            except Unsupported:
+                pass
+    return _release_from_scipy(path)
+
+
+def _head_box(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray) -> np.ndarray:
+    box = np.stack([np.minimum(x1, x2) - 1, np.minimum(y1, y2) - 1, np.abs(x2 - x1), np.abs(y2 - y1)], axis=-1)
+    return np.where(np.isfinite(box).all(axis=-1, keepdims=True), box, np.nan)
+
+
+def _act_extra(cat: Any, act: Any, act_id: float | None) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if isinstance(cat, str) and cat:
+        extra["activity_category"] = cat
+    if isinstance(act, str) and act:
+        extra["activity"] = act
+    if act_id is not None and math.isfinite(act_id):
+        extra["activity_id"] = int(act_id)
+    return extra
+
+
+# ----------------------------------------------------------------------------- vectorised
+
+def _release_from_tree(t: MatTree, path: Path) -> Release:
+    root = np.zeros(1, np.int64)
+    if t.get("cls", root)[0] != STRUCT or t.get("count", root)[0] != 1:
+        raise Unsupported("RELEASE is not a struct")
+    annolist = int(t.field(root, "annolist")[0])
+    if annolist < 0:
+        raise PosekitError(path, NO_ANNOLIST)
+    n = _struct_list_length(t, annolist)
+    images = np.full(n, annolist)
+    elems = np.arange(n)
+
+    train = None
+    node = int(t.field(root, "img_train")[0])
+    if node >= 0:
+        values = t.numbers(node)
+        if values.size != n:
+            raise PosekitError(path, f"img_train has {values.size} entries but annolist has {n}")
+        train = values != 0
+
+    names = t.strings(_one(t, t.field(images, "image", elems), "name"))
+    extra: list[dict[str, Any]] = [{} for _ in range(n)]
+    if train is not None:
+        for e, tr in zip(extra, train.tolist()):
+            e["is_train"] = tr
+    _tree_single_person(t, int(t.field(root, "single_person")[0]), extra)
+    _tree_act(t, int(t.field(root, "act")[0]), extra)
+
+    # people: the elements of each image's annorect struct array
+    rect = t.field(images, "annorect", elems)
+    count = np.where(t.get("cls", rect) == STRUCT, t.get("count", rect), 0)
+    if (t.get("cls", rect) == CELL).any() or ((count > 1) & ~t.get("vector", rect)).any():
+        raise Unsupported("annorect of an unusual shape")
+    pimg = np.repeat(elems, count)
+    pidx = np.arange(pimg.shape[0]) - np.repeat(np.cumsum(count) - count, count)
+    prect = np.repeat(rect, count)
+    scalar = {k: t.scalars(t.field(prect, k, pidx)) for k in ("x1", "y1", "x2", "y2", "scale")}
+    objpos = _one(t, t.field(prect, "objpos", pidx))
+    (cx, hx), (cy, hy) = t.scalars(t.field(objpos, "x")), t.scalars(t.field(objpos, "y"))
+    center = np.where((hx & hy & np.isfinite(cx) & np.isfinite(cy))[:, None], np.stack([cx, cy], 1) - 1, np.nan)
+    scale, has_scale = scalar["scale"]
+    scale = np.where(has_scale & np.isfinite(scale), scale, np.nan)
+    head = _head_box(*(np.where(scalar[k][1], scalar[k][0], np.nan) for k in ("x1", "y1", "x2", "y2")))
+
+    # points: the elements of each person's annopoints.point struct array
+    point = _one(t, _one(t, t.field(prect, "annopoints", pidx)), "point")
+    npts = np.where(t.get("cls", point) == STRUCT, t.get("count", point), 0)
+    if (t.get("cls", point) == CELL).any() or ((npts > 1) & ~t.get("vector", point)).any():
+        raise Unsupported("annopoints.point of an unusual shape")
+    owner = np.repeat(np.arange(prect.shape[0]), npts)
+    pe = np.arange(owner.shape[0]) - np.repeat(np.cumsum(npts) - npts, npts)
+    pnode = np.repeat(point, npts)
+    (pid, hid), (x, hx), (y, hy), (vis, hv) = (t.scalars(t.field(pnode, k, pe)) for k in ("id", "x", "y", "is_visible"))
+    kps = _place_points(prect.shape[0], owner, pid, hid, x, hx, y, hy, np.where(hv, vis, np.nan))
+    return _release(names, extra, train, pimg, pidx, kps, center, scale, head)
+
+
+def _struct_list_length(t: MatTree, node: int) -> int:
+    """Elements of a struct used as a list; Unsupported for the shapes scipy would read otherwise."""
+    nodes = np.array([node])
+    if t.get("cls", nodes)[0] != STRUCT or not t.get("vector", nodes)[0]:
+        raise Unsupported("expected a struct array")
+    return int(t.get("count", nodes)[0])
+
+
+def _one(t: MatTree, nodes: np.ndarray, name: str | None = None) -> np.ndarray:
+    """``nodes`` where they are structs of exactly one element (else -1), or their field ``name``."""
+    cls = t.get("cls", nodes)
+    if (cls == CELL).any():
+        raise Unsupported("a cell where a struct is expected")
+    ok = (cls == STRUCT) & (t.get("count", nodes) == 1)
+    nodes = np.where(ok, nodes, -1)
+    return nodes if name is None else t.field(nodes, name)
+
+
+def _tree_single_person(t: MatTree, node: int, extra: list[dict[str, Any]]) -> None:
+    if node < 0:
+        return
+    cells = t.cells(node)
+    if cells.shape[0] == 1 or not t.get("vector", np.array([node]))[0]:
+        raise Unsupported("single_person of an unusual shape")
+    flat, count = t.number_lists(cells[:len(extra)])
+    finite = np.isfinite(flat)
+    ok = np.add.reduceat(finite, np.cumsum(count) - count) == count if flat.size else np.ones(count.shape, bool)
+    ok[count == 0] = True
+    values = (np.where(finite, flat, 0).astype(np.int64) - 1).tolist()
+    for e, a, n, good in zip(extra, (np.cumsum(count) - count).tolist(), count.tolist(), ok.tolist()):
+        if good:
+            e["single_person"] = values[a:a + n]
+
+
+def _tree_act(t: MatTree, node: int, extra: list[dict[str, Any]]) -> None:
+    if node < 0:
+        return
+    cls = t.get("cls", np.array([node]))[0]
+    if cls != STRUCT:
+        if cls == CELL:
+            raise Unsupported("act as a cell array")
+        return
+    n = min(_struct_list_length(t, node), len(extra))
+    acts, elems = np.full(n, node), np.arange(n)
+    cats = t.strings(t.field(acts, "cat_name", elems))
+    names = t.strings(t.field(acts, "act_name", elems))
+    ids, has_id = t.scalars(t.field(acts, "act_id", elems))
+    seen: dict[tuple, dict[str, Any]] = {}  # a few hundred activities over all the images
+    for e, key in zip(extra, zip(cats, names, ids.tolist(), has_id.tolist())):
+        act = seen.get(key)
+        if act is None:
+            act = seen[key] = _act_extra(key[0], key[1], key[2] if key[3] else None)
+        e.update(act)
+
+
+def _place_points(n_persons: int, owner: np.ndarray, pid, hid, x, hx, y, hy, vis) -> np.ndarray:
+    """``(P, 16, 3)`` keypoints from point columns (1-based x, y); later duplicates win."""
+    with np.errstate(invalid="ignore"):
+        good = hid & hx & hy & (pid >= 0) & (pid <= 15) & np.isfinite(x) & np.isfinite(y)
+    idx = np.flatnonzero(good)
+    key = owner[idx] * 16 + pid[idx].astype(np.int64)
+    _, last = np.unique(key[::-1], return_index=True)
+    idx = idx[idx.shape[0] - 1 - last]
+    kps = np.zeros((n_persons, 16, 3))
+    kps[owner[idx], pid[idx].astype(np.int64)] = np.stack([x[idx] - 1, y[idx] - 1, np.where(vis[idx] == 0, 1, 2)], 1)
+    return kps
+
+
+def _release(names, extra, train, pimg, pidx, kps, center, scale, head) -> Release:
+    """Drop annorect entries that carry no person (no labeled point and no objpos)."""
+    keep = (kps[:, :, 2] > 0).any(axis=1) | np.isfinite(center).all(axis=1)
+    return Release(names, extra, train, pimg[keep], pidx[keep], kps[keep], center[keep], scale[keep], head[keep])
+
+
+# ----------------------------------------------------------------------------- scipy
+
+def _load_scipy(path: Path) -> Any:
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(str(path), struct_as_record=False, squeeze_me=True)
+    except FileNotFoundError:
+        raise PosekitError(path, "file not found") from None
+    except Exception as exc:  # scipy raises many types for corrupt files
+        raise PosekitError(path, f"not a readable MATLAB .mat file ({exc.__class__.__name__}: {exc})") from None
+    release = mat.get("RELEASE")
+    if release is None:
+        raise PosekitError(path, "no RELEASE struct; not the MPII Human Pose .mat release")
+    if _field(release, "annolist") is None:
+        raise PosekitError(path, NO_ANNOLIST)
+    return release
+
+
+def _as_list(x: Any) -> list:
+    """MATLAB struct arrays load as ndarrays, single structs as objects, empty as size-0 arrays."""
+    if x is None:
+        return []
+    if isinstance(x, np.ndarray):
+        return list(x.ravel())
+    return [x]
+
+
+def _scalar(x: Any) -> float | None:
+    if type(x) in (float, int, bool):  # the common case after squeeze_me
+        return float(x)
+    if isinstance(x, np.ndarray):
+        if x.size != 1 or x.dtype.kind not in "biufU":
+            return None
+        x = x.item()
+    if isinstance(x, str):
+        try:
+            return float(x.strip())
+        except ValueError:
+            return None
+    if isinstance(x, (bool, int, float, np.bool_, np.integer, np.floating)):
+        return float(x)
+    return None
+
+
+def _field(s: Any, name: str) -> Any:
+    return getattr(s, name, None) if not isinstance(s, np.ndarray) else None
+
+
+def _number(x: Any) -> float:
+    v = _scalar(x)
+    return np.nan if v is None else v
+
+
+def _release_from_scipy(path: Path) -> Release:
+    release = _load_scipy(path)
+    annolist = _as_list(release.annolist)
+    n = len(annolist)
+    img_train = _field(release, "img_train")
+    train = None
+    if img_train is not None:
+        try:
+            values = np.asarray(img_train, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise PosekitError(path, "img_train is not numeric") from None
+        if values.size != n:
+            raise PosekitError(path, f"img_train has {values.size} entries but annolist has {n}")
+        train = values != 0
+    singles = _as_list(_field(release, "single_person"))
+    acts = _as_list(_field(release, "act"))
+    names: list[str | None] = []
+    extra: list[dict[str, Any]] = []
+    pimg, pidx, kps, center, scale, head = [], [], [], [], [], []
+    for i, entry in enumerate(annolist):
+        name = _field(_field(entry, "image"), "name")
+        names.append(name if isinstance(name, str) else None)
+        e: dict[str, Any] = {}
+        if train is not None:
+            e["is_train"] = bool(train[i])
+        if i < len(singles):
+            try:
+                sp = np.atleast_1d(np.asarray(singles[i], dtype=np.float64)).ravel()
+            except (TypeError, ValueError):
+                sp = np.array([np.nan])
+            if np.isfinite(sp).all():
+                e["single_person"] = (sp.astype(int) - 1).tolist()
+        if i < len(acts):
+            act = acts[i]
+            e.update(_act_extra(_field(act, "cat_name"), _field(act, "act_name"), _scalar(_field(act, "act_id"))))
+        extra.append(e)
+        for r, rect in enumerate(_as_list(_field(entry, "annorect"))):
+            pimg.append(i)
+            pidx.append(r)
+            pts = _as_list(_field(_field(rect, "annopoints"), "point"))
+            cols = np.array([[_number(_field(p, k)) for k in ("id", "x", "y", "is_visible")] for p in pts]).reshape(-1, 4)
+            has = ~np.isnan(cols)
+            kps.append(_place_points(1, np.zeros(len(pts), np.int64), cols[:, 0], has[:, 0], cols[:, 1], has[:, 1],
+                                     cols[:, 2], has[:, 2], cols[:, 3])[0])
+            op = _field(rect, "objpos")
+            c = np.array([_number(_field(op, "x")), _number(_field(op, "y"))]) - 1
+            center.append(c if np.isfinite(c).all() else np.full(2, np.nan))
+            s = _number(_field(rect, "scale"))
+            scale.append(s if math.isfinite(s) else np.nan)
+            head.append(_head_box(*(np.array(_number(_field(rect, k))) for k in ("x1", "y1", "x2", "y2"))))
+    P = len(pimg)
+    return _release(names, extra, train, np.array(pimg, np.int64), np.array(pidx, np.int64),
+                    np.array(kps).reshape(P, 16, 3), np.array(center).reshape(P, 2), np.array(scale, np.float64),
+                    np.array(head).reshape(P, 4))
