@@ -5,19 +5,30 @@ import contextlib
 import sys
 from typing import Callable, Iterator
 
-from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+import functools
+from typing import Any
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 QUIET = False
+
+
+@functools.cache
+def _consoles() -> tuple[Any, Any]:
+    """rich's stdout and stderr consoles, made on first use (a --quiet run never imports rich)."""
+    from rich.console import Console
+
+    return Console(highlight=False), Console(stderr=True, highlight=False)
+
+
+def __getattr__(name: str) -> Any:  # ``console.out`` and ``console.err``
+    if name in ("out", "err"):
+        return _consoles()[name == "err"]
+    raise AttributeError(name)
 
 
 def info(message: str) -> None:
     """A line for the user on stdout, unless --quiet."""
     if not QUIET:
-        out.print(message, soft_wrap=True)
+        _consoles()[0].print(message, soft_wrap=True)
 
 
 def error_line(message: str) -> None:
@@ -30,15 +41,18 @@ def error_line(message: str) -> None:
 def progress(description: str, total: int | None, unit: str = "files") -> Iterator[Callable[[int], None]]:
     """A progress bar (rate in ``unit``/s); yields ``advance(n)`` (with ``advance.set_total(n)`` for
     work whose size is known later). Silent under --quiet or when stderr is not a terminal."""
-    if QUIET or not err.is_terminal:
+    if QUIET or not sys.stderr.isatty():
         def silent(n: int = 1) -> None:
             return None
         silent.set_total = lambda total: None  # type: ignore[attr-defined]
         yield silent
         return
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=_consoles()[1], transient=True) as bar:
         task = bar.add_task(description, total=total, rate="")
 
         def advance(n: int = 1) -> None:

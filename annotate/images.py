@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .errors import PosekitError
@@ -17,6 +16,8 @@ def image_path(images_dir: Path, file_name: str, owner: Path | str) -> Path:
 
 def read_image(path: Path) -> np.ndarray:
     """Decode an image as BGR uint8; raises PosekitError naming the file."""
+    import cv2  # imported here: commands that never decode an image start faster
+
     if not path.is_file():
         raise PosekitError(path, "image not found")
     data = np.fromfile(str(path), dtype=np.uint8)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from annotate.dataset import Category, DatasetBuilder, KeypointDataset, clip_boxes, keypoint_extent
+from annotate.dataset import Category, ImageInfo, KeypointDataset, clip_boxes, keypoint_extent
 from annotate.errors import PosekitError
 from annotate.images import check_image_header
 from annotate.io import read_json, safe_relative
@@ -61,20 +61,20 @@ def build_dataset(names: list[str], image_extra: list[dict[str, Any]], persons: 
     """The dataset of MPII images and people: image sizes from headers when ``images_dir`` is
     given, boxes from the 16 joints (or objpos/scale), then the mapping to ``layout``."""
     mapping = get_mapping("mpii16", layout)
-    builder = DatasetBuilder(Category.from_layout(mapping.dst))
-    for name, extra in zip(names, image_extra):
+    images = []
+    for i, (name, extra) in enumerate(zip(names, image_extra)):
         w = h = None
         if images_dir is not None:
             try:
                 w, h = check_image_header(safe_relative(images_dir, name, "image", owner))
             except PosekitError as exc:
                 raise PosekitError(owner, f"image {name!r}: {exc}") from None
-        builder.add_image(name, w, h, **extra)
+        images.append(ImageInfo(i + 1, name, w, h, extra))
     n = persons.image.shape[0]
     boxes = person_boxes(persons.kps16, persons.center, persons.scale, margin)
-    wh = np.array([(im.width or np.inf, im.height or np.inf) for im in builder.images], dtype=np.float64)
+    wh = np.array([(im.width or np.inf, im.height or np.inf) for im in images], dtype=np.float64)
     boxes = clip_boxes(boxes, wh.reshape(-1, 2)[persons.image] if n else np.zeros((0, 2)))
-    ds = KeypointDataset(builder.category, builder.images, np.arange(1, n + 1, dtype=np.int64),
+    ds = KeypointDataset(Category.from_layout(mapping.dst), images, np.arange(1, n + 1, dtype=np.int64),
                          persons.image.astype(np.int64) + 1, mapping.apply(persons.kps16), boxes,
                          boxes[:, 2] * boxes[:, 3], np.zeros(n, bool), np.full(n, np.nan), persons.extra)
     ds.info = {"description": "converted from MPII Human Pose by posekit",

@@ -198,12 +198,16 @@ def _place_points(n_persons: int, owner: np.ndarray, pid, hid, x, hx, y, hy, vis
     with np.errstate(invalid="ignore"):
         good = hid & hx & hy & (pid >= 0) & (pid <= 15) & np.isfinite(x) & np.isfinite(y)
     idx = np.flatnonzero(good)
-    key = owner[idx] * 16 + pid[idx].astype(np.int64)
-    _, last = np.unique(key[::-1], return_index=True)
-    idx = idx[idx.shape[0] - 1 - last]
-    kps = np.zeros((n_persons, 16, 3))
-    kps[owner[idx], pid[idx].astype(np.int64)] = np.stack([x[idx] - 1, y[idx] - 1, np.where(vis[idx] == 0, 1, 2)], 1)
-    return kps
+    slot = owner[idx] * 16 + pid[idx].astype(np.int64)
+    if idx.size and np.bincount(slot).max() > 1:  # the same id twice in a person: keep the last
+        _, last = np.unique(slot[::-1], return_index=True)
+        keep = np.sort(idx.shape[0] - 1 - last)
+        idx, slot = idx[keep], slot[keep]
+    kps = np.zeros((n_persons * 16, 3))
+    kps[slot, 0] = x[idx] - 1
+    kps[slot, 1] = y[idx] - 1
+    kps[slot, 2] = np.where(vis[idx] == 0, 1, 2)
+    return kps.reshape(n_persons, 16, 3)
 
 
 def _release(names, extra, train, pimg, pidx, kps, center, scale, head) -> Release:
