@@ -199,6 +199,9 @@ def mpii_to_coco(
 ) -> None:
     """MPII (.mat or mmpose JSON) -> COCO keypoint file."""
     def body() -> int:
+        if source.suffix.lower() == ".mat" and source.is_file():
+            from converters.matfile import prefetch
+            prefetch(source, "RELEASE")  # inflate while the converters are imported
         from converters.mpii import read_mpii
         from .coco import save_coco
 

@@ -22,10 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-try:  # ISA-L's inflate is about twice as fast as zlib's
-    from isal.isal_zlib import decompress
-except ImportError:  # pragma: no cover - isal is a declared dependency
-    from zlib import decompress
+from converters.matfile import Corrupt, Unsupported, variable_bytes
 
 MI_INT8, MI_INT32, MI_UINT32, MI_MATRIX, MI_COMPRESSED = 1, 5, 6, 14, 15
 MI_UINT16, MI_UTF8, MI_UTF16 = 4, 16, 17
@@ -48,10 +45,6 @@ EMPTY, CELL, STRUCT, CHAR = 0, 1, 2, 4
 NUMERIC = frozenset(range(6, 16))
 LONG_LIST = 512  # sibling lists at least this long are walked one by one, not in lockstep
 CHUNK = 1 << 16  # elements whose headers are decoded together
-
-
-class Unsupported(Exception):
-    """The file uses something this reader does not handle (or is malformed)."""
 
 
 # the columns a tree keeps per node, with their types and the value of nodes that lack them
@@ -221,41 +214,8 @@ _CODECS = {MI_UTF8: "utf-8", MI_UINT16: "utf-16-le", MI_UTF16: "utf-16-le"}
 
 def read_variable(path: str | Path, name: str) -> MatTree | None:
     """The variable ``name`` of a v5 ``.mat`` file as a :class:`MatTree`, None when absent."""
-    raw = Path(path).read_bytes()
-    if len(raw) < 128 or raw[126:128] != b"IM" or raw[124:126] != b"\x00\x01":
-        raise Unsupported("not a little-endian MATLAB v5 file")
-    off = 128
-    while off + 8 <= len(raw):
-        typ, nbytes = struct.unpack_from("<II", raw, off)
-        nxt = off + 8 + nbytes
-        if nxt > len(raw):
-            raise Unsupported("truncated file")
-        if typ == MI_COMPRESSED:
-            try:
-                buf = decompress(raw[off + 8:nxt])
-            except Exception as exc:
-                raise Unsupported(f"compressed data: {exc}") from None
-        elif typ == MI_MATRIX:
-            buf = raw[off:nxt]
-        else:
-            raise Unsupported(f"top-level element of type {typ}")
-        if _variable_name(buf) == name:
-            return _parse(buf)
-        off = nxt + (-nxt % 8 if typ == MI_MATRIX else 0)
-    return None
-
-
-def _variable_name(buf: bytes) -> str:
-    if len(buf) < 40 or struct.unpack_from("<I", buf, 0)[0] != MI_MATRIX:
-        raise Unsupported("expected a matrix element")
-    dn = struct.unpack_from("<I", buf, 28)[0]
-    pos = 32 + _pad8(dn)
-    if pos + 8 > len(buf):
-        raise Unsupported("truncated matrix header")
-    w, n = struct.unpack_from("<II", buf, pos)
-    if w >> 16:  # small data element: length in the upper half, text in the next 4 bytes
-        return buf[pos + 4:pos + 4 + (w >> 16)].decode("latin-1")
-    return buf[pos + 8:pos + 8 + n].decode("latin-1")
+    buf = variable_bytes(path, name)
+    return None if buf is None else _parse(buf)
 
 
 def _pad8(n):
@@ -273,7 +233,7 @@ class _Parser:
         self.u8 = np.frombuffer(buf, np.uint8)
         self.u64 = np.frombuffer(buf, "<u8")
         if self.u32.shape[0] < _Words.WIDTH:
-            raise Unsupported("too short")
+            raise Corrupt("too short")
         self.windows = np.lib.stride_tricks.sliding_window_view(self.u32, _Words.WIDTH)
         self.layouts: list[tuple[str, ...]] = []
         self._layout_ids: dict[bytes, int] = {}
@@ -341,38 +301,41 @@ class _Parser:
         raw[:, 1] = np.where(small, 0, c[:, 15])
         h["value"] = np.where(reg, _decode_values(raw.view(np.uint8), np.where(reg, h["dtype"], 9)), np.nan)
         if (h["end"] > len(self.buf)).any():
-            raise Unsupported("matrix element runs past the end of the data")
+            raise Corrupt("matrix element runs past the end of the data")
         return reg
 
     def _general(self, b: "_Words", off: np.ndarray, h: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Decode any supported matrix header (vectorised over the elements)."""
         if not b.equal(0, MI_MATRIX):
-            raise Unsupported("expected a matrix element")
+            raise Corrupt("expected a matrix element")
         end = off + 8 + b(4)
         if (end > len(self.buf)).any():
-            raise Unsupported("matrix element runs past the end of the data")
+            raise Corrupt("matrix element runs past the end of the data")
         h["end"] = end
         full = np.flatnonzero(end > off + 8)  # the rest are [] written as a bare tag
         b, o, end = b.sub(full), off[full], end[full]
         if not (b.equal(8, MI_UINT32) and b.equal(12, 8)):
-            raise Unsupported("bad array flags")
+            raise Corrupt("bad array flags")
         flags = b(16)
         if (flags & 0x800).any():
             raise Unsupported("complex arrays")
         cls = flags & 0xFF
         known = (cls == CELL) | (cls == STRUCT) | (cls == CHAR) | ((cls >= 6) & (cls <= 15))
         if not known.all():
-            raise Unsupported(f"array class {int(cls[~known][0])} (sparse, object or function handle)")
+            bad = int(cls[~known][0])
+            if bad in (3, 5, 16, 17):
+                raise Unsupported(f"array class {bad} (sparse, object or function handle)")
+            raise Corrupt(f"unknown array class {bad}")
         dn = b(28)
         if not b.equal(24, MI_INT32) or (dn < 8).any() or (dn % 4).any():
-            raise Unsupported("bad dimensions")
+            raise Corrupt("bad dimensions")
         d0, d1 = b(32), b(36)
         count, vector = d0 * d1, (dn == 8) & ((d0 <= 1) | (d1 <= 1))
         for i in np.flatnonzero(dn > 8):  # arrays of more than two dimensions (rare)
             for k in range(2, int(dn[i]) // 4):
                 count[i] *= int(self.u32[(o[i] + 32) // 4 + k])
         if ((d0 | d1) >= 2**31).any() or (count >= 2**40).any():
-            raise Unsupported("negative or huge dimensions")
+            raise Corrupt("negative or huge dimensions")
         pos = 32 + _pad8(dn)  # relative to the element; next comes the array name (empty in structs)
         nw = b(pos)
         small = (nw >> 16) != 0
@@ -390,18 +353,20 @@ class _Parser:
             doff = o[data] + drel
             item = _ITEMSIZE[np.minimum(dtype, 31)]
             if (item == 0).any() or (doff + dlen > end[data]).any():
-                raise Unsupported("unknown data type or data past the element")
+                raise Corrupt("unknown data type or data past the element")
             is_num = cls[data] != CHAR
             if (is_num & ~np.isin(dtype, list(DATA_DTYPES))).any():
-                raise Unsupported("numeric array with text data")
+                raise Corrupt("numeric array with text data")
             if ((dlen != count[data] * item) & (is_num | (dtype != MI_UTF8))).any():
-                raise Unsupported("data length does not match the dimensions")
+                raise Corrupt("data length does not match the dimensions")
             idx = full[data]
             h["dtype"][idx], h["doff"][idx], h["dlen"][idx] = dtype, doff, dlen
             one = np.flatnonzero(is_num & (count[data] == 1))
             if one.size:
                 bo, rel = bd.sub(one), drel[one]
-                raw = np.stack([bo(rel), bo(rel + 4)], axis=1).astype("<u4").view(np.uint8)
+                wide = item[one] > 4  # the second word only for 8-byte values (it may lie past the end)
+                raw = np.stack([bo(rel), np.where(wide, bo(np.where(wide, rel + 4, rel)), 0)], axis=1)
+                raw = raw.astype("<u4").view(np.uint8)
                 h["value"][idx[one]] = _decode_values(raw, dtype[one])
 
         st = np.flatnonzero(cls == STRUCT)
@@ -410,18 +375,18 @@ class _Parser:
             lw = bs(p)
             small = lw == (MI_INT32 | (4 << 16))
             if not (small | ((lw == MI_INT32) & (bs(p + 4) == 4))).all():
-                raise Unsupported("bad struct field name length")
+                raise Corrupt("bad struct field name length")
             namelen = np.where(small, bs(p + 4), bs(p + 8))
             p = np.where(small, p + 8, p + 16)
             fw = bs(p)
             fsmall = (fw >> 16) != 0
             if (np.where(fsmall, fw & 0xFFFF, fw) != MI_INT8).any():
-                raise Unsupported("bad struct field names")
+                raise Corrupt("bad struct field names")
             flen = np.where(fsmall, fw >> 16, bs(p + 4))
             foff = o[st] + np.where(fsmall, p + 4, p + 8)
             if (foff + flen > end[st]).any() or \
                     ((flen > 0) & ((namelen <= 0) | (flen % np.maximum(namelen, 1) != 0))).any():
-                raise Unsupported("bad struct field names")
+                raise Corrupt("bad struct field names")
             nf = np.where(flen > 0, flen // np.maximum(namelen, 1), 0)
             idx = full[st]
             h["nfields"][idx] = nf
@@ -431,7 +396,7 @@ class _Parser:
         ce = np.flatnonzero(cls == CELL)
         h["cstart"][full[ce]], h["nchild"][full[ce]] = o[ce] + pos[ce], count[ce]
         if (h["nchild"] * 8 > h["end"] - h["cstart"]).any():
-            raise Unsupported("more children than bytes")
+            raise Corrupt("more children than bytes")
         return h
 
     def _layouts(self, foff: np.ndarray, flen: np.ndarray, namelen: np.ndarray) -> np.ndarray:
@@ -489,13 +454,13 @@ class _Parser:
             c = cur[:k]
             tag = self.u64[c >> 3]  # type and byte count in one read
             if ((tag & 0xFFFFFFFF) != MI_MATRIX).any():
-                raise Unsupported("expected a matrix element")
+                raise Corrupt("expected a matrix element")
             out[b[:k] + j] = c
             c += 8 + (tag >> 32).astype(np.int64)
             if (c > stop[:k]).any():
-                raise Unsupported("child runs past its parent")
+                raise Corrupt("child runs past its parent")
         if (cur != stop).any():
-            raise Unsupported("children do not fill their parent")
+            raise Corrupt("children do not fill their parent")
         return out
 
     def _walk(self, cur: int, stop: int, n: int) -> np.ndarray:
@@ -524,14 +489,14 @@ class _Parser:
         unpack, buf = struct.unpack_from, self.buf
         for j in range(n):
             if cur + 8 > stop:
-                raise Unsupported("child runs past its parent")
+                raise Corrupt("child runs past its parent")
             typ, nb = unpack("<II", buf, cur)
             if typ != MI_MATRIX:
-                raise Unsupported("expected a matrix element")
+                raise Corrupt("expected a matrix element")
             out[j] = cur
             cur += 8 + nb
         if cur != stop:
-            raise Unsupported("children do not fill their parent")
+            raise Corrupt("children do not fill their parent")
         return out
 
 
@@ -633,7 +598,7 @@ def _parse(buf: bytes) -> MatTree:
             bases.append(bases[-1] + n)
             off = p.children(cstart, cend, nchild)
     except IndexError:
-        raise Unsupported("offsets past the end of the data") from None
+        raise Corrupt("offsets past the end of the data") from None
     finally:
         pool.shutdown()
     return MatTree(p, levels, np.array(bases, np.int64), p.layouts)

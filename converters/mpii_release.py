@@ -2,8 +2,10 @@
 
 Two readers give the same :class:`Release`: a vectorised one over :mod:`converters.matv5`
 (used whenever the file has the release's usual shape) and one over ``scipy.io.loadmat``
-(for everything else: odd shapes, big-endian files, sparse or object arrays, corrupt bytes,
-which scipy then reads or rejects). Tests check both agree on generated releases.
+(for everything else: odd shapes, big-endian or v4 files, sparse or object arrays, which
+scipy then reads or rejects). Files whose bytes do not add up are rejected, not handed to scipy:
+its MAT reader can crash the interpreter on them. Tests check both readers agree on generated
+releases.
 
 Semantics shared by both (MATLAB coordinates are 1-based; 1 is subtracted):
 
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from annotate.errors import PosekitError
+from converters.matfile import Corrupt
 from converters.matv5 import CELL, STRUCT, MatTree, Unsupported, read_variable
 
 NO_ANNOLIST = "RELEASE has no 'annolist'; not the MPII Human Pose .mat release"
@@ -54,18 +57,24 @@ def read_release(path: Path, fast: bool = True) -> Release:
             raise PosekitError(path, "file not found") from None
         except (IsADirectoryError, PermissionError) as exc:
             raise PosekitError(path, f"cannot read: {exc.strerror}") from None
+        except Corrupt as exc:
+            raise PosekitError(path, f"corrupt MATLAB .mat file ({exc})") from None
         except Unsupported:
             tree = None
         if tree is not None:
             try:
                 return _release_from_tree(tree, path)
+            except Corrupt as exc:
+                raise PosekitError(path, f"corrupt MATLAB .mat file ({exc})") from None
             except Unsupported:
                 pass
     return _release_from_scipy(path)
 
 
 def _head_box(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray) -> np.ndarray:
-    box = np.stack([np.minimum(x1, x2) - 1, np.minimum(y1, y2) - 1, np.abs(x2 - x1), np.abs(y2 - y1)], axis=-1)
+    with np.errstate(invalid="ignore"):  # inf - inf: such boxes are dropped just below
+        box = np.stack([np.minimum(x1, x2) - 1, np.minimum(y1, y2) - 1, np.abs(x2 - x1), np.abs(y2 - y1)],
+                       axis=-1)
     return np.where(np.isfinite(box).all(axis=-1, keepdims=True), box, np.nan)
 
 
@@ -164,8 +173,8 @@ def _tree_single_person(t: MatTree, node: int, extra: list[dict[str, Any]]) -> N
         raise Unsupported("single_person of an unusual shape")
     flat, count = t.number_lists(cells[:len(extra)])
     finite = np.isfinite(flat)
-    ok = np.add.reduceat(finite, np.cumsum(count) - count) == count if flat.size else np.ones(count.shape, bool)
-    ok[count == 0] = True
+    ok = np.ones(count.shape[0], bool)
+    ok[np.repeat(np.arange(count.shape[0]), count)[~finite]] = False
     values = (np.where(finite, flat, 0).astype(np.int64) - 1).tolist()
     for e, a, n, good in zip(extra, (np.cumsum(count) - count).tolist(), count.tolist(), ok.tolist()):
         if good:

@@ -33,7 +33,7 @@ def run_cli(*args: str | os.PathLike, cwd: Path | None = None) -> Result:
 
     from annotate.cli import app
 
-    runner = CliRunner()
+    runner = CliRunner(mix_stderr=False)  # click 8.1 mixes the two streams by default
     res = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
     return Result(res.exit_code, res.stdout, res.stderr)
 
