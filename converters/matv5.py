@@ -1,15 +1,16 @@
 """A columnar reader for MATLAB v5 ``.mat`` files.
 
 Every array of one variable becomes a row of a :class:`MatTree`: numpy columns for its class,
-size, parent, first child, struct field layout and (for numeric scalars) its value. The tree is
+size, first child, struct field layout and (for numeric scalars) its value. The tree is
 parsed level by level with vectorised reads of the decompressed bytes, so a struct of millions
 of tiny arrays (the MPII release) loads many times faster than with ``scipy.io.loadmat``, which
 builds a Python object per array.
 
 It reads what MATLAB and scipy write for numeric, logical, char, cell and struct arrays in
 little-endian files, compressed or not. Anything else (big-endian files, sparse, complex,
-objects, function handles, v7.3/HDF5, or bytes that do not add up) raises
-:class:`Unsupported`; callers then fall back to scipy, which reads or rejects the file.
+objects, function handles, v4 or v7.3/HDF5) raises :class:`Unsupported`; callers then fall
+back to scipy, which reads or rejects the file. Bytes that do not add up raise
+:class:`Corrupt` (a subclass), which callers report rather than hand to scipy.
 """
 from __future__ import annotations
 
