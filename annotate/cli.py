@@ -67,6 +67,7 @@ def run(fn: Callable[[], int | None], quiet: bool = False, pause_gc: bool = True
     over them cost a third of a conversion's time. (Pre-labelling keeps it on: torch and
     mmengine objects do form cycles over a long run.)"""
     console.QUIET = console.QUIET or quiet
+    was_enabled = gc.isenabled()
     if pause_gc:
         gc.disable()
     try:
@@ -89,6 +90,9 @@ def run(fn: Callable[[], int | None], quiet: bool = False, pause_gc: bool = True
             traceback.print_exc()
         console.error_line(f"unexpected {exc.__class__.__name__}: {exc} (run with --debug for a traceback)")
         raise typer.Exit(2) from None
+    finally:
+        if was_enabled:  # the command may run inside a longer process (tests, scripts)
+            gc.enable()
     raise typer.Exit(code)
 
 

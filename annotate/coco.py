@@ -329,7 +329,6 @@ def to_coco_dict(ds: KeypointDataset, arrays: bool = False) -> dict[str, Any]:
             d["height"] = im.height
         d.update(im.extra)
         images.append(d)
-    anns = []
     flat = _json_rows(ds.keypoints.reshape(len(ds), ds.keypoints.shape[1] * 3), arrays)
     boxes = _json_rows(ds.bbox, arrays)
     areas = [int(a) if a.is_integer() and abs(a) < 2**53 else a for a in ds.area.tolist()]

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import contextlib
-import sys
-from typing import Callable, Iterator
-
 import functools
-from typing import Any
+import sys
+from typing import Any, Callable, Iterator
 
 QUIET = False
 

@@ -67,8 +67,8 @@ def dumps_json(obj: Any, indent: int | None = None) -> bytes:
             out = orjson.dumps(obj, default=_json_default,
                                option=orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0))
         except (orjson.JSONEncodeError, TypeError):
-            out = b"null"
-        if b"null" not in out:
+            out = None
+        if out is not None and b"null" not in out:
             return out
     return json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default,
                       allow_nan=False).encode("utf-8")

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.matfile import Corrupt, Unsupported, variable_bytes
+from converters.matfile import MI_MATRIX, Corrupt, Unsupported, variable_bytes
 
-MI_INT8, MI_INT32, MI_UINT32, MI_MATRIX, MI_COMPRESSED = 1, 5, 6, 14, 15
+MI_INT8, MI_INT32, MI_UINT32 = 1, 5, 6
 MI_UINT16, MI_UTF8, MI_UTF16 = 4, 16, 17
 # data element type -> numpy dtype of its values
 DATA_DTYPES = {1: "<i1", 2: "<u1", 3: "<i2", 4: "<u2", 5: "<i4", 6: "<u4", 7: "<f4", 9: "<f8",
@@ -43,9 +43,18 @@ _INT_COLUMNS = ("cls", "count", "rows", "dtype", "doff", "dlen", "cstart", "nchi
 
 # array classes (mxCLASS); EMPTY marks a matrix element of zero bytes (MATLAB's [] shorthand)
 EMPTY, CELL, STRUCT, CHAR = 0, 1, 2, 4
-NUMERIC = frozenset(range(6, 16))
 LONG_LIST = 512  # sibling lists at least this long are walked one by one, not in lockstep
 CHUNK = 1 << 16  # elements whose headers are decoded together
+
+
+def _numeric(cls: np.ndarray) -> np.ndarray:
+    """Whether each array class is numeric (double ... uint64; logical arrays are uint8)."""
+    return (cls >= 6) & (cls <= 15)
+
+
+def group_ranks(counts: np.ndarray) -> np.ndarray:
+    """For groups of ``counts`` items laid end to end, each item's position in its group."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 # the columns a tree keeps per node, with their types and the value of nodes that lack them
@@ -123,28 +132,27 @@ class MatTree:
 
     def cells(self, node: int) -> np.ndarray:
         """The children of a cell array, in storage order."""
-        if self.get("cls", np.array([node]))[0] != CELL:
+        cls, first, count = (int(c[0]) for c in self.columns(("cls", "first", "count"), np.array([node])))
+        if cls != CELL:
             raise Unsupported("expected a cell array")
-        first, count = int(self.get("first", np.array([node]))[0]), int(self.get("count", np.array([node]))[0])
         return np.arange(first, first + count) if count else np.zeros(0, np.int64)
 
-    def scalars(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(value, present)`` per node as MATLAB users mean a scalar: a numeric or logical array
-        of one element, or a one-row char array holding a number (surrounding spaces ignored)."""
+    def scalars(self, nodes: np.ndarray) -> np.ndarray:
+        """The value of each node as MATLAB users mean a scalar: a numeric or logical array of one
+        element, or a one-row char array holding a number (surrounding spaces ignored); NaN for
+        anything else (so a NaN stored in the file and an absent value read the same)."""
         nodes = np.asarray(nodes, dtype=np.int64)
         cls, count, value = self.columns(("cls", "count", "value"), nodes)
         if (cls == CELL).any():
             raise Unsupported("a cell where a scalar is expected")
-        present = (cls >= 6) & (count == 1)
-        value = np.where(present, value, np.nan)
+        value = np.where((cls >= 6) & (count == 1), value, np.nan)
         chars = np.flatnonzero(cls == CHAR)
         for i, text in zip(chars.tolist(), self.strings(nodes[chars])):
             try:
                 value[i] = float(text.strip())
-                present[i] = True
             except (AttributeError, ValueError):
                 pass
-        return value, present
+        return value
 
     def strings(self, nodes: np.ndarray) -> list[str | None]:
         """The text of each one-row char array; None for -1 and anything else."""
@@ -191,7 +199,7 @@ class MatTree:
                 of_type = h["dtype"] == t
                 sel, doff = num[of_type], h["doff"][of_type]
                 cnt = count[sel]
-                within = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+                within = group_ranks(cnt)
                 size = int(_ITEMSIZE[t])
                 pos = np.repeat(doff, cnt) + within * size
                 raw = self.parser.u8[pos[:, None] + np.arange(size)]
@@ -199,15 +207,8 @@ class MatTree:
         return flat, count
 
     def numbers(self, node: int) -> np.ndarray:
-        """All values of a numeric array as float64, in storage (column-major) order."""
-        cls = int(self.get("cls", np.array([node]))[0])
-        if node < 0 or cls == EMPTY:
-            return np.zeros(0)
-        if cls < 6:
-            raise Unsupported("expected a numeric array")
-        h = self.parser.data(self.get("off", np.array([node])))
-        return np.frombuffer(self.parser.buf, DATA_DTYPES[int(h["dtype"][0])], int(h["count"][0]),
-                             int(h["doff"][0])).astype(np.float64)
+        """All values of one numeric array as float64, in storage (column-major) order."""
+        return self.number_lists(np.array([node]))[0]
 
 
 _CODECS = {MI_UTF8: "utf-8", MI_UINT16: "utf-16-le", MI_UTF16: "utf-16-le"}
@@ -221,6 +222,15 @@ def read_variable(path: str | Path, name: str) -> MatTree | None:
 
 def _pad8(n):
     return (n + 7) & ~7
+
+
+def _blank_headers(n: int) -> dict[str, np.ndarray]:
+    """Header columns for ``n`` arrays before decoding (the values of an empty ``[]``)."""
+    h = {k: np.zeros(n, np.int64) for k in _INT_COLUMNS}
+    h["layout"] = np.full(n, -1, np.int64)
+    h["vector"] = np.ones(n, bool)
+    h["value"] = np.full(n, np.nan)
+    return h
 
 
 class _Parser:
@@ -242,12 +252,7 @@ class _Parser:
 
     def data(self, off: np.ndarray) -> dict[str, np.ndarray]:
         """Headers of the arrays at ``off`` with their data location (type, offset, length, rows)."""
-        n = off.shape[0]
-        h = {k: np.zeros(n, np.int64) for k in _INT_COLUMNS}
-        h["layout"] = np.full(n, -1, np.int64)
-        h["vector"] = np.ones(n, bool)
-        h["value"] = np.full(n, np.nan)
-        return self._general(_Words(self, off), off, h)
+        return self._general(_Words(self, off), off, _blank_headers(off.shape[0]))
 
     def headers(self, off: np.ndarray) -> dict[str, np.ndarray]:
         """Decode the matrix headers at ``off``: class, dims, data location, struct layout.
@@ -256,10 +261,7 @@ class _Parser:
         64 bytes in one pass; everything else goes through :meth:`_general`."""
         n = off.shape[0]
         b = _Words(self, off)
-        h = {k: np.zeros(n, np.int64) for k in _INT_COLUMNS}
-        h["layout"] = np.full(n, -1, np.int64)
-        h["vector"] = np.ones(n, bool)
-        h["value"] = np.full(n, np.nan)
+        h = _blank_headers(n)
         reg = self._scalars(b, off, h)
         rest = np.flatnonzero(~reg)
         if rest.size == n:
@@ -286,7 +288,7 @@ class _Parser:
         dtype = np.where(small, w12 & 0xFFFF, w12)
         info = _TYPE_INFO[np.minimum(dtype, 31)]  # item size, 0 for non-numeric data types
         cls = flags & 0xFF
-        reg &= (cls >= 6) & (cls <= 15) & ((flags & 0x800) == 0) & (info > 0)
+        reg &= _numeric(cls) & ((flags & 0x800) == 0) & (info > 0)
         reg &= np.where(small, w12 >> 16, c[:, 13]) == info
         nb = c[:, 1]
         reg &= nb >= np.where(small, 48, 48 + info)
@@ -321,7 +323,7 @@ class _Parser:
         if (flags & 0x800).any():
             raise Unsupported("complex arrays")
         cls = flags & 0xFF
-        known = (cls == CELL) | (cls == STRUCT) | (cls == CHAR) | ((cls >= 6) & (cls <= 15))
+        known = (cls == CELL) | (cls == STRUCT) | (cls == CHAR) | _numeric(cls)
         if not known.all():
             bad = int(cls[~known][0])
             if bad in (3, 5, 16, 17):
@@ -343,7 +345,7 @@ class _Parser:
         pos = np.where(small, pos + 8, pos + 8 + _pad8(np.where(small, 0, b(pos + 4))))
         h["cls"][full], h["count"][full], h["rows"][full], h["vector"][full] = cls, count, d0, vector
 
-        data = np.flatnonzero((cls == CHAR) | ((cls >= 6) & (cls <= 15)))
+        data = np.flatnonzero((cls == CHAR) | _numeric(cls))
         if data.size:
             bd, p = b.sub(data), pos[data]
             dw = bd(p)
@@ -468,10 +470,10 @@ class _Parser:
         """Offsets of the ``n`` consecutive matrix elements that fill ``[cur, stop)``.
 
         Vectorised: every 8-byte position holding a matrix tag followed by an array-flags tag
-        (or an empty ``[]`` matrix) is a candidate; the children are the candidates not inside an earlier candidate (a
-        running maximum of their ends). The result is accepted only if it chains exactly from
-        ``cur`` to ``stop``; otherwise (a data value that looks like a tag) it is walked one
-        element at a time."""
+        (or an empty ``[]`` matrix) is a candidate; the children are the candidates not inside
+        an earlier candidate (a running maximum of their ends). The result is accepted only if
+        it chains exactly from ``cur`` to ``stop``; otherwise (a data value that looks like a
+        tag) it is walked one element at a time."""
         lo, hi = cur >> 3, stop >> 3
         if lo + 1 < hi <= lo + 32 * n:  # small children (a long list of big ones: one by one is cheaper)
             tag = self.u32[2 * lo:2 * (hi - 1):2] == MI_MATRIX

@@ -46,8 +46,8 @@ def person_boxes(kps: np.ndarray, center: np.ndarray, scale: np.ndarray, margin:
 class MpiiPersons:
     """MPII people in columns (16 joints, 0-based), as every MPII reader produces them.
 
-    ``center``/``scale``/``head_box`` are NaN where absent; ``extra`` holds each person's other
-    fields for the COCO annotation (``person_index``, ``head_box``, ``center``, ``scale``)."""
+    ``center``/``scale`` are NaN where absent; ``extra`` holds each person's other fields for
+    the COCO annotation (``person_index``, ``head_box``, ``center``, ``scale``)."""
 
     image: np.ndarray         # index into the reader's image list
     kps16: np.ndarray         # (P, 16, 3)

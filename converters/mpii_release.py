@@ -28,7 +28,7 @@ import numpy as np
 
 from annotate.errors import PosekitError
 from converters.matfile import Corrupt
-from converters.matv5 import CELL, STRUCT, MatTree, Unsupported, read_variable
+from converters.matv5 import CELL, STRUCT, MatTree, Unsupported, group_ranks, read_variable
 
 NO_ANNOLIST = "RELEASE has no 'annolist'; not the MPII Human Pose .mat release"
 
@@ -53,6 +53,8 @@ def read_release(path: Path, fast: bool = True) -> Release:
     if fast:
         try:
             tree = read_variable(path, "RELEASE")
+            if tree is not None:
+                return _release_from_tree(tree, path)
         except FileNotFoundError:
             raise PosekitError(path, "file not found") from None
         except (IsADirectoryError, PermissionError) as exc:
@@ -60,14 +62,7 @@ def read_release(path: Path, fast: bool = True) -> Release:
         except Corrupt as exc:
             raise PosekitError(path, f"corrupt MATLAB .mat file ({exc})") from None
         except Unsupported:
-            tree = None
-        if tree is not None:
-            try:
-                return _release_from_tree(tree, path)
-            except Corrupt as exc:
-                raise PosekitError(path, f"corrupt MATLAB .mat file ({exc})") from None
-            except Unsupported:
-                pass
+            pass  # an unusual shape: scipy reads it
     return _release_from_scipy(path)
 
 
@@ -78,13 +73,13 @@ def _head_box(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray) ->
     return np.where(np.isfinite(box).all(axis=-1, keepdims=True), box, np.nan)
 
 
-def _act_extra(cat: Any, act: Any, act_id: float | None) -> dict[str, Any]:
+def _act_extra(cat: Any, act: Any, act_id: float) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if isinstance(cat, str) and cat:
         extra["activity_category"] = cat
     if isinstance(act, str) and act:
         extra["activity"] = act
-    if act_id is not None and math.isfinite(act_id):
+    if math.isfinite(act_id):
         extra["activity_id"] = int(act_id)
     return extra
 
@@ -120,31 +115,30 @@ def _release_from_tree(t: MatTree, path: Path) -> Release:
 
     # people: the elements of each image's annorect struct array
     rect = t.field(images, "annorect", elems)
-    count = np.where(t.get("cls", rect) == STRUCT, t.get("count", rect), 0)
-    if (t.get("cls", rect) == CELL).any() or ((count > 1) & ~t.get("vector", rect)).any():
-        raise Unsupported("annorect of an unusual shape")
-    pimg = np.repeat(elems, count)
-    pidx = np.arange(pimg.shape[0]) - np.repeat(np.cumsum(count) - count, count)
-    prect = np.repeat(rect, count)
-    scalar = {k: t.scalars(t.field(prect, k, pidx)) for k in ("x1", "y1", "x2", "y2", "scale")}
+    pimg, pidx = _list_elements(t, rect, "annorect")
+    prect = rect[pimg]
+    value = {k: t.scalars(t.field(prect, k, pidx)) for k in ("x1", "y1", "x2", "y2", "scale")}
     objpos = _one(t, t.field(prect, "objpos", pidx))
-    (cx, hx), (cy, hy) = t.scalars(t.field(objpos, "x")), t.scalars(t.field(objpos, "y"))
-    center = np.where((hx & hy & np.isfinite(cx) & np.isfinite(cy))[:, None], np.stack([cx, cy], 1) - 1, np.nan)
-    scale, has_scale = scalar["scale"]
-    scale = np.where(has_scale & np.isfinite(scale), scale, np.nan)
-    head = _head_box(*(np.where(scalar[k][1], scalar[k][0], np.nan) for k in ("x1", "y1", "x2", "y2")))
+    center = np.stack([t.scalars(t.field(objpos, "x")), t.scalars(t.field(objpos, "y"))], 1) - 1
+    head = _head_box(*(value[k] for k in ("x1", "y1", "x2", "y2")))
 
     # points: the elements of each person's annopoints.point struct array
     point = _one(t, _one(t, t.field(prect, "annopoints", pidx)), "point")
-    npts = np.where(t.get("cls", point) == STRUCT, t.get("count", point), 0)
-    if (t.get("cls", point) == CELL).any() or ((npts > 1) & ~t.get("vector", point)).any():
-        raise Unsupported("annopoints.point of an unusual shape")
-    owner = np.repeat(np.arange(prect.shape[0]), npts)
-    pe = np.arange(owner.shape[0]) - np.repeat(np.cumsum(npts) - npts, npts)
-    pnode = np.repeat(point, npts)
-    (pid, hid), (x, hx), (y, hy), (vis, hv) = (t.scalars(t.field(pnode, k, pe)) for k in ("id", "x", "y", "is_visible"))
-    kps = _place_points(prect.shape[0], owner, pid, hid, x, hx, y, hy, np.where(hv, vis, np.nan))
-    return _release(names, extra, train, pimg, pidx, kps, center, scale, head)
+    owner, pe = _list_elements(t, point, "annopoints.point")
+    pid, x, y, vis = (t.scalars(t.field(point[owner], k, pe)) for k in ("id", "x", "y", "is_visible"))
+    kps = _place_points(prect.shape[0], owner, pid, x, y, vis)
+    return _release(names, extra, train, pimg, pidx, kps, center, value["scale"], head)
+
+
+def _list_elements(t: MatTree, nodes: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The elements of struct arrays used as lists: for each, the index of its node in ``nodes``
+    and its position there. Anything but a struct has none; Unsupported for a cell or a 2-D
+    array (scipy's reading of those differs)."""
+    cls, count, vector = t.columns(("cls", "count", "vector"), nodes)
+    count = np.where(cls == STRUCT, count, 0)
+    if (cls == CELL).any() or ((count > 1) & ~vector).any():
+        raise Unsupported(f"{what} of an unusual shape")
+    return np.repeat(np.arange(nodes.shape[0]), count), group_ranks(count)
 
 
 def _struct_list_length(t: MatTree, node: int) -> int:
@@ -193,19 +187,21 @@ def _tree_act(t: MatTree, node: int, extra: list[dict[str, Any]]) -> None:
     acts, elems = np.full(n, node), np.arange(n)
     cats = t.strings(t.field(acts, "cat_name", elems))
     names = t.strings(t.field(acts, "act_name", elems))
-    ids, has_id = t.scalars(t.field(acts, "act_id", elems))
+    ids = t.scalars(t.field(acts, "act_id", elems))
     seen: dict[tuple, dict[str, Any]] = {}  # a few hundred activities over all the images
-    for e, key in zip(extra, zip(cats, names, ids.tolist(), has_id.tolist())):
+    for e, key in zip(extra, zip(cats, names, ids.tolist())):
         act = seen.get(key)
         if act is None:
-            act = seen[key] = _act_extra(key[0], key[1], key[2] if key[3] else None)
+            act = seen[key] = _act_extra(*key)
         e.update(act)
 
 
-def _place_points(n_persons: int, owner: np.ndarray, pid, hid, x, hx, y, hy, vis) -> np.ndarray:
-    """``(P, 16, 3)`` keypoints from point columns (1-based x, y); later duplicates win."""
+def _place_points(n_persons: int, owner: np.ndarray, pid: np.ndarray, x: np.ndarray, y: np.ndarray,
+                  vis: np.ndarray) -> np.ndarray:
+    """``(P, 16, 3)`` keypoints from point columns (1-based x, y; NaN where absent); later
+    duplicates win."""
     with np.errstate(invalid="ignore"):
-        good = hid & hx & hy & (pid >= 0) & (pid <= 15) & np.isfinite(x) & np.isfinite(y)
+        good = (pid >= 0) & (pid <= 15) & np.isfinite(x) & np.isfinite(y)
     idx = np.flatnonzero(good)
     slot = owner[idx] * 16 + pid[idx].astype(np.int64)
     if idx.size and np.bincount(slot).max() > 1:  # the same id twice in a person: keep the last
@@ -220,7 +216,10 @@ def _place_points(n_persons: int, owner: np.ndarray, pid, hid, x, hx, y, hy, vis
 
 
 def _release(names, extra, train, pimg, pidx, kps, center, scale, head) -> Release:
-    """Drop annorect entries that carry no person (no labeled point and no objpos)."""
+    """Both readers' last step: values that are not finite become absent (NaN), and annorect
+    entries that carry no person (no labeled point and no objpos) are dropped."""
+    center = np.where(np.isfinite(center).all(axis=1, keepdims=True), center, np.nan)
+    scale = np.where(np.isfinite(scale), scale, np.nan)
     keep = (kps[:, :, 2] > 0).any(axis=1) | np.isfinite(center).all(axis=1)
     return Release(names, extra, train, pimg[keep], pidx[keep], kps[keep], center[keep], scale[keep], head[keep])
 
@@ -253,30 +252,26 @@ def _as_list(x: Any) -> list:
     return [x]
 
 
-def _scalar(x: Any) -> float | None:
+def _number(x: Any) -> float:
+    """A scalar as :meth:`MatTree.scalars` means it; NaN for anything else."""
     if type(x) in (float, int, bool):  # the common case after squeeze_me
         return float(x)
     if isinstance(x, np.ndarray):
         if x.size != 1 or x.dtype.kind not in "biufU":
-            return None
+            return np.nan
         x = x.item()
     if isinstance(x, str):
         try:
             return float(x.strip())
         except ValueError:
-            return None
+            return np.nan
     if isinstance(x, (bool, int, float, np.bool_, np.integer, np.floating)):
         return float(x)
-    return None
+    return np.nan
 
 
 def _field(s: Any, name: str) -> Any:
     return getattr(s, name, None) if not isinstance(s, np.ndarray) else None
-
-
-def _number(x: Any) -> float:
-    v = _scalar(x)
-    return np.nan if v is None else v
 
 
 def _release_from_scipy(path: Path) -> Release:
@@ -297,7 +292,7 @@ def _release_from_scipy(path: Path) -> Release:
     acts = _as_list(_field(release, "act"))
     names: list[str | None] = []
     extra: list[dict[str, Any]] = []
-    pimg, pidx, kps, center, scale, head = [], [], [], [], [], []
+    pimg, pidx, points, center, scale, head = [], [], [], [], [], []
     for i, entry in enumerate(annolist):
         name = _field(_field(entry, "image"), "name")
         names.append(name if isinstance(name, str) else None)
@@ -313,23 +308,22 @@ def _release_from_scipy(path: Path) -> Release:
                 e["single_person"] = (sp.astype(int) - 1).tolist()
         if i < len(acts):
             act = acts[i]
-            e.update(_act_extra(_field(act, "cat_name"), _field(act, "act_name"), _scalar(_field(act, "act_id"))))
+            e.update(_act_extra(_field(act, "cat_name"), _field(act, "act_name"), _number(_field(act, "act_id"))))
         extra.append(e)
         for r, rect in enumerate(_as_list(_field(entry, "annorect"))):
             pimg.append(i)
             pidx.append(r)
-            pts = _as_list(_field(_field(rect, "annopoints"), "point"))
-            cols = np.array([[_number(_field(p, k)) for k in ("id", "x", "y", "is_visible")] for p in pts]).reshape(-1, 4)
-            has = ~np.isnan(cols)
-            kps.append(_place_points(1, np.zeros(len(pts), np.int64), cols[:, 0], has[:, 0], cols[:, 1], has[:, 1],
-                                     cols[:, 2], has[:, 2], cols[:, 3])[0])
+            owner = len(pimg) - 1
+            points += [[owner] + [_number(_field(p, k)) for k in ("id", "x", "y", "is_visible")]
+                       for p in _as_list(_field(_field(rect, "annopoints"), "point"))]
             op = _field(rect, "objpos")
-            c = np.array([_number(_field(op, "x")), _number(_field(op, "y"))]) - 1
-            center.append(c if np.isfinite(c).all() else np.full(2, np.nan))
-            s = _number(_field(rect, "scale"))
-            scale.append(s if math.isfinite(s) else np.nan)
-            head.append(_head_box(*(np.array(_number(_field(rect, k))) for k in ("x1", "y1", "x2", "y2"))))
+            center.append([_number(_field(op, "x")) - 1, _number(_field(op, "y")) - 1])
+            scale.append(_number(_field(rect, "scale")))
+            head.append([_number(_field(rect, k)) for k in ("x1", "y1", "x2", "y2")])
     P = len(pimg)
-    return _release(names, extra, train, np.array(pimg, np.int64), np.array(pidx, np.int64),
-                    np.array(kps).reshape(P, 16, 3), np.array(center).reshape(P, 2), np.array(scale, np.float64),
-                    np.array(head).reshape(P, 4))
+    pts = np.array(points, dtype=np.float64).reshape(-1, 5)
+    kps = _place_points(P, pts[:, 0].astype(np.int64), pts[:, 1], pts[:, 2], pts[:, 3], pts[:, 4])
+    head_cols = np.array(head, dtype=np.float64).reshape(P, 4).T
+    return _release(names, extra, train, np.array(pimg, np.int64), np.array(pidx, np.int64), kps,
+                    np.array(center, dtype=np.float64).reshape(P, 2), np.array(scale, np.float64),
+                    _head_box(*head_cols))
