@@ -305,9 +305,10 @@ def _json_rows(arr: np.ndarray, arrays: bool = False) -> list:
         for i, row in zip(np.flatnonzero(whole).tolist(), arr[whole].astype(np.int64).tolist()):
             rows[i] = row
         return rows
-    floats = list(np.ascontiguousarray(arr))
-    ints = list(np.where(whole[:, None], arr, 0).astype(np.int64))
-    return [i if w else f for f, i, w in zip(floats, ints, whole.tolist())]
+    rows = list(np.ascontiguousarray(arr))
+    for i, row in zip(np.flatnonzero(whole).tolist(), arr[whole].astype(np.int64)):
+        rows[i] = row
+    return rows
 
 
 def to_coco_dict(ds: KeypointDataset, arrays: bool = False) -> dict[str, Any]:
@@ -336,16 +337,20 @@ def to_coco_dict(ds: KeypointDataset, arrays: bool = False) -> dict[str, Any]:
     has_area, has_score = ~np.isnan(ds.area), ~np.isnan(ds.score)
     anns = []
     cat_id = ds.category.id
-    for r, (aid, iid, crowd, extra, nk) in enumerate(zip(ds.ann_id.tolist(), ds.image_id.tolist(),
-                                                         ds.iscrowd.tolist(), ds.extra, ds.num_keypoints.tolist())):
-        a: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": cat_id, "iscrowd": int(crowd)}
-        a.update(extra)
-        a["keypoints"] = flat[r]
-        a["num_keypoints"] = nk
+    usual = (has_box & has_area & ~has_score).tolist()  # one dict display for these (the most)
+    for r, (aid, iid, crowd, extra, kp, nk, box, area, one) in enumerate(zip(
+            ds.ann_id.tolist(), ds.image_id.tolist(), ds.iscrowd.astype(np.int64).tolist(), ds.extra, flat,
+            ds.num_keypoints.tolist(), boxes, areas, usual)):
+        if one:
+            anns.append({"id": aid, "image_id": iid, "category_id": cat_id, "iscrowd": crowd, **extra,
+                         "keypoints": kp, "num_keypoints": nk, "bbox": box, "area": area})
+            continue
+        a: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": cat_id, "iscrowd": crowd, **extra,
+                             "keypoints": kp, "num_keypoints": nk}
         if has_box[r]:
-            a["bbox"] = boxes[r]
+            a["bbox"] = box
         if has_area[r]:
-            a["area"] = areas[r]
+            a["area"] = area
         if has_score[r]:
             a["score"] = float(ds.score[r])
         anns.append(a)

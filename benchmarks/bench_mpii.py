@@ -10,6 +10,7 @@ opencv-python-headless, which clashes with opencv-python):
 from __future__ import annotations
 
 import argparse
+import compileall
 import shutil
 import subprocess
 import sys
@@ -34,11 +35,15 @@ def make_release(path: Path, n_images: int, n_people: int, seed: int = 0) -> Non
         train = rng.random() < 0.75
         persons = []
         for _ in range(per_image[i]):
-            cx, cy, s = rng.uniform(200, 1000), rng.uniform(200, 500), rng.uniform(1, 5)
+            # numbers as the release has them: clicked pixels are whole numbers, upper_neck and
+            # head_top (computed from the head box) have decimals, scale has six
+            cx, cy = float(rng.integers(200, 1000)), float(rng.integers(200, 500))
+            s = round(rng.uniform(1, 5), 6)
             if train:
                 ids = [j for j in range(16) if rng.random() > 0.1]
                 vis = [int(rng.random() > 0.2) if rng.random() > 0.05 else None for _ in ids]
-                pts = [(j, cx + rng.normal(0, 40 * s), cy + rng.normal(0, 60 * s), v) for j, v in zip(ids, vis)]
+                pts = [(j, *(np.round([cx + rng.normal(0, 40 * s), cy + rng.normal(0, 60 * s)],
+                                      4 if j in (8, 9) else 0).tolist()), v) for j, v in zip(ids, vis)]
                 persons.append({"points": pts, "head": (cx - 20, cy - 100, cx + 20, cy - 50), "objpos": (cx, cy), "scale": s})
             else:
                 persons.append({"objpos": (cx, cy), "scale": s})
@@ -63,6 +68,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each command, interleaved; best counts")
     ap.add_argument("--datum", default=str(ROOT / ".bench" / "datumaro-venv" / "bin" / "datum"))
     args = ap.parse_args()
+    # the project's bytecode, as pip writes it for an installed package (an editable install
+    # does not, and PYTHONDONTWRITEBYTECODE would leave every run compiling the sources)
+    compileall.compile_dir(str(ROOT / "annotate"), quiet=1)
+    compileall.compile_dir(str(ROOT / "converters"), quiet=1)
     tmp = Path(tempfile.mkdtemp(prefix="posekit-bench-mpii-"))
     try:
         src = tmp / "mpii"

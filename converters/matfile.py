@@ -6,6 +6,7 @@ numpy and the converters; ISA-L's inflate releases the GIL.
 """
 from __future__ import annotations
 
+import os
 import struct
 import threading
 from concurrent.futures import Future
@@ -29,11 +30,17 @@ class Corrupt(Unsupported):
     files are not handed to scipy: its MAT reader can crash the interpreter on them."""
 
 
+def _key(path: str | Path, name: str) -> tuple[str, str]:
+    return os.path.realpath(path), name
+
+
 def prefetch(path: str | Path, name: str) -> None:
-    """Start :func:`variable_bytes` for ``path`` in a background thread; the next call for the
-    same file and variable takes its result (or its exception)."""
+    """Start :func:`variable_bytes` for ``path`` in a background thread (unless it is already
+    started); the next call for the same file and variable takes its result (or its exception)."""
+    if _key(path, name) in _pending:
+        return
     fut: Future = Future()
-    _pending[(str(path), name)] = fut
+    _pending[_key(path, name)] = fut
 
     def work() -> None:
         try:
@@ -46,7 +53,7 @@ def prefetch(path: str | Path, name: str) -> None:
 def variable_bytes(path: str | Path, name: str) -> bytes | None:
     """The (inflated) matrix element of variable ``name``, None when the file has none.
     Raises OSError subclasses for unreadable files and :class:`Unsupported` for the rest."""
-    fut = _pending.pop((str(path), name), None)
+    fut = _pending.pop(_key(path, name), None)
     return fut.result() if fut is not None else _variable_bytes(path, name)
 
 

@@ -45,6 +45,9 @@ _INT_COLUMNS = ("cls", "count", "rows", "dtype", "doff", "dlen", "cstart", "nchi
 EMPTY, CELL, STRUCT, CHAR = 0, 1, 2, 4
 LONG_LIST = 512  # sibling lists at least this long are walked one by one, not in lockstep
 CHUNK = 1 << 16  # elements whose headers are decoded together
+ASCII_TEXT_MAX = 256  # texts up to this length are decoded together
+MAX_LAYOUT_TRIES = 8  # struct layouts per level found by comparing with one of each
+MAX_SCALAR_KINDS = 8  # header kinds of numeric scalars decoded by template (the rest: _general)
 
 
 def _numeric(cls: np.ndarray) -> np.ndarray:
@@ -122,13 +125,25 @@ class MatTree:
     def field(self, nodes: np.ndarray, name: str, element: np.ndarray | int = 0) -> np.ndarray:
         """The child holding field ``name`` of element ``element`` of each struct node; -1 where
         the node is -1, not a struct, lacks the field or has no such element."""
+        return self.fields(nodes, (name,), element)[0]
+
+    def fields(self, nodes: np.ndarray, names: tuple[str, ...], element: np.ndarray | int = 0) -> list[np.ndarray]:
+        """:meth:`field` for several names of the same nodes (the nodes are looked up once)."""
         nodes = np.asarray(nodes, dtype=np.int64)
-        index = np.array([lay.index(name) if name in lay else -1 for lay in self.layouts] + [-1], np.int64)
         nfields = np.array([len(lay) for lay in self.layouts] + [0], np.int64)
         layout, count, first = self.columns(("layout", "count", "first"), nodes)
-        fidx = index[layout]
-        ok = (fidx >= 0) & (element >= 0) & (element < count)
-        return np.where(ok, first + element * nfields[layout] + fidx, -1)
+        ok = (element >= 0) & (element < count)
+        base = np.where(ok, first + element * nfields[layout], -1)
+        out = []
+        for name in names:
+            fidx = np.array([lay.index(name) if name in lay else -1 for lay in self.layouts] + [-1], np.int64)
+            if len(self.layouts) == 1:  # one layout (or none): no gather
+                f = int(fidx[0])
+                out.append(np.where(ok & (layout >= 0), base + f, -1) if f >= 0 else np.full(nodes.shape, -1, np.int64))
+            else:
+                f = fidx[layout]
+                out.append(np.where(ok & (f >= 0), base + f, -1))
+        return out
 
     def cells(self, node: int) -> np.ndarray:
         """The children of a cell array, in storage order."""
@@ -166,21 +181,59 @@ class MatTree:
             return out
         h = self.parser.data(off[ok])
         one_row = h["rows"] <= 1
-        ok, dtype, doff, dlen = ok[one_row], h["dtype"][one_row], h["doff"][one_row], h["dlen"][one_row]
+        ok = ok[one_row]
+        dtype, doff, dlen, count = (h[k][one_row] for k in ("dtype", "doff", "dlen", "count"))
         buf, seen = self.parser.buf, {}  # texts repeat (activity names): decode each once
         for t in np.unique(dtype).tolist():
             codec = _CODECS.get(t)
             if codec is None:
                 raise Unsupported(f"char data of type {t}")
-            sel = dtype == t
+            sel = np.flatnonzero(dtype == t)
+            done = self._ascii_texts(ok[sel], doff[sel], dlen[sel], count[sel], 1 if t == MI_UTF8 else 2, out)
+            sel = sel[~done]
             try:
-                for i, a, n in zip(ok[sel].tolist(), doff[sel].tolist(), dlen[sel].tolist()):
+                for i, a, n, c in zip(ok[sel].tolist(), doff[sel].tolist(), dlen[sel].tolist(), count[sel].tolist()):
                     raw = buf[a:a + n]
                     text = seen.get(raw)
-                    out[i] = text if text is not None else seen.setdefault(raw, raw.decode(codec))
+                    if text is None:
+                        text = raw.decode(codec)
+                        if len(text) != c:  # scipy cuts or refuses such text: let it decide
+                            raise Unsupported("text whose length does not match its size")
+                        text = seen[raw] = text.rstrip("\x00")  # as numpy (and so scipy) reads text
+                    out[i] = text
             except UnicodeDecodeError:
                 raise Unsupported("char data that does not decode") from None
         return out
+
+    def _ascii_texts(self, idx: np.ndarray, doff: np.ndarray, dlen: np.ndarray, count: np.ndarray, width: int,
+                     out: list[str | None]) -> np.ndarray:
+        """Decode the short ASCII texts among the char data at ``doff`` (``width`` bytes per
+        character, ``count`` characters) into ``out[idx]``, all at once; returns which ones
+        were done."""
+        done = np.zeros(idx.shape[0], bool)
+        short = np.flatnonzero((dlen <= ASCII_TEXT_MAX * width) & (dlen == count * width))
+        span = int(dlen[short].max()) if short.size else 0
+        short = short[doff[short] + span <= self.parser.u8.shape[0]]  # (texts at the very end: one by one)
+        if short.size == 0:
+            return done
+        if span == 0:
+            for i in idx[short].tolist():
+                out[i] = ""
+            done[short] = True
+            return done
+        inside = np.arange(span) < dlen[short, None]
+        raw = np.lib.stride_tricks.sliding_window_view(self.parser.u8, span)[doff[short]]
+        codes = raw if width == 1 else raw.view("<u2")
+        inside = inside[:, ::width]
+        ascii = (((codes > 0) & (codes < 128)) | ~inside).all(axis=1)  # no NUL: trailing ones would go
+        rows = short[ascii]
+        if rows.size:
+            chars = np.where(inside[ascii], codes[ascii], 0).astype(np.uint8)
+            texts = chars.view(f"S{chars.shape[1]}").ravel().astype(f"U{chars.shape[1]}").tolist()
+            for i, text in zip(idx[rows].tolist(), texts):
+                out[i] = text
+            done[rows] = True
+        return done
 
     def number_lists(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All values of numeric arrays (``[]`` has none) as float64 in storage order, end to
@@ -274,35 +327,54 @@ class _Parser:
 
     def _scalars(self, b: "_Words", off: np.ndarray, h: dict[str, np.ndarray]) -> np.ndarray:
         """Fill ``h`` for the one-element numeric arrays with a 2-D size and an empty name (as
-        MATLAB and scipy write struct fields); returns which elements those were."""
+        MATLAB and scipy write struct fields); returns which elements those were.
+
+        Such headers come in a few kinds (class, storage type, small or full data element),
+        each a fixed run of words before the value: one element of each kind is checked
+        field by field, then every element equal to it word for word is of that kind."""
         c = b.words
-        if b.sel is not None or c.shape[0] == 0:
-            return np.zeros(off.shape[0], bool)
+        n = off.shape[0]
+        if b.sel is not None or n == 0:
+            return np.zeros(n, bool)
         q = c.view("<u8")  # the same 64 bytes as 8 words of 64 bits: fewer, wider compares
-        reg = (c[:, 0] == MI_MATRIX) & (b.shift == 0) & (q[:, 1] == _FLAGS_TAG64)
-        reg &= (q[:, 3:6] == _SCALAR_DIMS_AND_NAME64).all(axis=1)
-        if not reg.any():
+        todo = (c[:, 0] == MI_MATRIX) & (q[:, 1] == _FLAGS_TAG64)
+        for j, word in enumerate(_SCALAR_DIMS_AND_NAME64.tolist(), 3):
+            todo &= q[:, j] == word
+        if b.shifted:
+            todo &= b.shift == 0
+        todo &= _numeric(c[:, 4] & 0xFF)
+        kind = np.full(n, -1, np.int64)
+        value = np.full(n, np.nan)
+        kinds: list[tuple[int, int, int, int, int]] = []
+        for _ in range(2 * MAX_SCALAR_KINDS):  # bounded: odd files leave the rest to _general
+            r = int(todo.argmax())
+            if not todo[r] or len(kinds) == MAX_SCALAR_KINDS:
+                break
+            spec = _scalar_kind(c[r].tolist())
+            if spec is None:  # left to _general, with every element of the same data tag
+                todo &= c[:, 12] != c[r, 12]
+                continue
+            cls, dtype, small, nb = spec
+            # the words not checked above: byte count, flags, data tag (and its length)
+            m = (q[:, 0] == q[r, 0]) & (q[:, 2] == q[r, 2])
+            m &= (c[:, 12] == c[r, 12]) if small else (q[:, 6] == q[r, 6])
+            m &= todo
+            todo &= ~m
+            kind[m] = len(kinds)
+            kinds.append((cls, dtype, int(_ITEMSIZE[dtype]), 52 if small else 56, nb))
+            item = int(_ITEMSIZE[dtype])
+            words = c[m, 13] if small else (q[m, 7] if item == 8 else c[m, 14])
+            value[m] = _word_values(words, DATA_DTYPES[dtype])
+        reg = kind >= 0
+        if not kinds:
             return reg
-        flags, w12 = c[:, 4], c[:, 12]
-        small = w12 > 0xFFFF
-        dtype = np.where(small, w12 & 0xFFFF, w12)
-        info = _TYPE_INFO[np.minimum(dtype, 31)]  # item size, 0 for non-numeric data types
-        cls = flags & 0xFF
-        reg &= _numeric(cls) & ((flags & 0x800) == 0) & (info > 0)
-        reg &= np.where(small, w12 >> 16, c[:, 13]) == info
-        nb = c[:, 1]
-        reg &= nb >= np.where(small, 48, 48 + info)
-        h["cls"] = np.where(reg, cls, 0).astype(np.int64)
+        cls, dtype, dlen, rel, nb = np.array(kinds + [(0, 0, 0, 0, -8)], np.int64).T  # the last for kind -1
+        h["cls"], h["dtype"], h["dlen"] = cls[kind], dtype[kind], dlen[kind]
         h["count"] = reg.astype(np.int64)
         h["rows"] = h["count"].copy()
-        h["dtype"] = np.where(reg, dtype, 0).astype(np.int64)
-        h["dlen"] = np.where(reg, info, 0)
-        h["doff"] = np.where(reg, off + np.where(small, 52, 56), 0)
-        h["end"] = np.where(reg, off + 8 + nb, 0)
-        raw = np.empty((c.shape[0], 2), "<u4")
-        raw[:, 0] = np.where(small, c[:, 13], c[:, 14])
-        raw[:, 1] = np.where(small, 0, c[:, 15])
-        h["value"] = np.where(reg, _decode_values(raw.view(np.uint8), np.where(reg, h["dtype"], 9)), np.nan)
+        h["doff"] = np.where(reg, off + rel[kind], 0)
+        h["end"] = np.where(reg, off + 8 + nb[kind], 0)
+        h["value"] = value
         if (h["end"] > len(self.buf)).any():
             raise Corrupt("matrix element runs past the end of the data")
         return reg
@@ -404,7 +476,30 @@ class _Parser:
 
     def _layouts(self, foff: np.ndarray, flen: np.ndarray, namelen: np.ndarray) -> np.ndarray:
         """Struct layout ids: one per distinct list of field names. The names are compared as
-        uint64 words (hashed, then checked word for word against one representative)."""
+        uint64 words: first against one struct of each of the few usual layouts, then (when a
+        level has more) hashed and checked word for word against one representative."""
+        out = np.full(foff.shape[0], -1, np.int64)
+        todo = (foff % 4 == 0) & (foff + flen <= len(self.buf))  # the buffer's length is a multiple of 8
+        for _ in range(MAX_LAYOUT_TRIES):
+            r = int(todo.argmax()) if todo.size else 0
+            if not todo.size or not todo[r]:
+                break
+            cand = np.flatnonzero(todo & (flen == flen[r]) & (namelen == namelen[r]))
+            start, first, length = foff[cand] >> 2, int(foff[r]) >> 2, int(flen[r])
+            same = np.ones(cand.shape[0], bool)
+            for j, word in enumerate(self.u32[first:first + (length + 3) // 4].tolist()):
+                used = min(length - 4 * j, 4)  # the bytes of the last word past the names are padding
+                mask = 0xFFFFFFFF if used == 4 else (1 << 8 * used) - 1
+                same &= (self.u32[start + j] & mask) == (word & mask)
+            same = cand[same]
+            out[same] = self._layout_id(int(foff[r]), int(flen[r]), int(namelen[r]))
+            todo[same] = False
+        rest = np.flatnonzero(out < 0)
+        if rest.size:
+            out[rest] = self._hashed_layouts(foff[rest], flen[rest], namelen[rest])
+        return out
+
+    def _hashed_layouts(self, foff: np.ndarray, flen: np.ndarray, namelen: np.ndarray) -> np.ndarray:
         out = np.full(foff.shape[0], -1, np.int64)
         width = int((flen.max() + 7) // 8) if foff.size else 0
         fast = np.flatnonzero((foff % 8 == 0) & (foff + 8 * width <= len(self.buf)))
@@ -488,7 +583,7 @@ class _Parser:
         return self._walk_slowly(cur, stop, n)
 
     def _walk_slowly(self, cur: int, stop: int, n: int) -> np.ndarray:
-        out = np.empty(n, np.int64)
+        out = [0] * n  # a list, then one array: cheaper than n numpy item assignments
         unpack, buf = struct.unpack_from, self.buf
         for j in range(n):
             if cur + 8 > stop:
@@ -500,7 +595,30 @@ class _Parser:
             cur += 8 + nb
         if cur != stop:
             raise Corrupt("children do not fill their parent")
-        return out
+        return np.array(out, np.int64)
+
+
+def _scalar_kind(w: list[int]) -> tuple[int, int, bool, int] | None:
+    """(class, data type, small data element, byte count) of a one-element numeric array whose
+    header words are ``w`` (its flags, size and name already checked); None if it is not one."""
+    cls, w12 = w[4] & 0xFF, w[12]
+    if not 6 <= cls <= 15 or w[4] & 0x800:
+        return None
+    small = w12 > 0xFFFF
+    dtype, nbytes = (w12 & 0xFFFF, w12 >> 16) if small else (w12, w[13])
+    item = int(_TYPE_INFO[dtype]) if dtype < 32 else 0
+    if item == 0 or nbytes != item or w[1] < (48 if small else 48 + item):
+        return None
+    return cls, dtype, small, w[1]
+
+
+def _word_values(words: np.ndarray, dtype: str) -> np.ndarray:
+    """Float64 values held in the low bytes of ``words`` (uint32 or uint64)."""
+    dt = np.dtype(dtype)
+    if dt.itemsize == words.itemsize:
+        return words.view(dt).astype(np.float64)
+    raw = words.view(np.uint8).reshape(-1, words.itemsize)[:, :dt.itemsize]
+    return np.ascontiguousarray(raw).view(dt).ravel().astype(np.float64)
 
 
 def _decode_values(raw: np.ndarray, dtype: np.ndarray) -> np.ndarray:
@@ -585,13 +703,13 @@ def _parse(buf: bytes) -> MatTree:
                 for k in ("cls", "count", "vector", "layout", "value"):
                     cols[k][i:i + CHUNK] = h[k]
                 c = np.flatnonzero(h["nchild"] > 0)
-                return c + i, h["cstart"][c], h["end"][c], h["nchild"][c]
+                return c + i, h["nchild"][c], p.children(h["cstart"][c], h["end"][c], h["nchild"][c])
 
             # in chunks, so that temporaries stay small and in cache; numpy releases the GIL
             # for most of the work, so a few threads share the chunks of a big level
             starts = range(0, n, CHUNK)
             conts = list(pool.map(chunk, starts)) if len(starts) > 1 else [chunk(0)]
-            idx, cstart, cend, nchild = (np.concatenate(x) for x in zip(*conts))
+            idx, nchild, off = (np.concatenate(x) for x in zip(*conts))
             if idx.size:
                 cols["first"] = np.full(n, -1, np.int64)
                 cols["first"][idx] = bases[-1] + n + np.concatenate([[0], np.cumsum(nchild)[:-1]])
@@ -599,7 +717,6 @@ def _parse(buf: bytes) -> MatTree:
                 del cols["layout"]
             levels.append(cols)
             bases.append(bases[-1] + n)
-            off = p.children(cstart, cend, nchild)
     except IndexError:
         raise Corrupt("offsets past the end of the data") from None
     finally:

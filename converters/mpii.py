@@ -61,19 +61,21 @@ def build_dataset(names: list[str], image_extra: list[dict[str, Any]], persons: 
     """The dataset of MPII images and people: image sizes from headers when ``images_dir`` is
     given, boxes from the 16 joints (or objpos/scale), then the mapping to ``layout``."""
     mapping = get_mapping("mpii16", layout)
-    images = []
-    for i, (name, extra) in enumerate(zip(names, image_extra)):
-        w = h = None
-        if images_dir is not None:
+    sizes: list[tuple[int, int] | tuple[None, None]] = [(None, None)] * len(names)
+    if images_dir is not None:
+        for i, name in enumerate(names):
             try:
-                w, h = check_image_header(safe_relative(images_dir, name, "image", owner))
+                sizes[i] = check_image_header(safe_relative(images_dir, name, "image", owner))
             except PosekitError as exc:
                 raise PosekitError(owner, f"image {name!r}: {exc}") from None
-        images.append(ImageInfo(i + 1, name, w, h, extra))
+    images = [ImageInfo(i, name, w, h, extra) for i, name, (w, h), extra in
+              zip(range(1, len(names) + 1), names, sizes, image_extra)]
     n = persons.image.shape[0]
     boxes = person_boxes(persons.kps16, persons.center, persons.scale, margin)
-    wh = np.array([(im.width or np.inf, im.height or np.inf) for im in images], dtype=np.float64)
-    boxes = clip_boxes(boxes, wh.reshape(-1, 2)[persons.image] if n else np.zeros((0, 2)))
+    wh = np.full((len(names), 2), np.inf)
+    if images_dir is not None:
+        wh[:] = sizes
+    boxes = clip_boxes(boxes, wh[persons.image] if n else np.zeros((0, 2)))
     ds = KeypointDataset(Category.from_layout(mapping.dst), images, np.arange(1, n + 1, dtype=np.int64),
                          persons.image.astype(np.int64) + 1, mapping.apply(persons.kps16), boxes,
                          boxes[:, 2] * boxes[:, 3], np.zeros(n, bool), np.full(n, np.nan), persons.extra)
@@ -218,8 +220,12 @@ def read_mpii_mat(path: str | Path, layout: str = "mpii16", images_dir: str | Pa
     has_head = ~np.isnan(head).any(axis=1)
     center, scale = rel.center[mine], rel.scale[mine]
     extra: list[dict[str, Any]] = []
-    for r, hb, ok, c, s in zip(rel.person_index[mine].tolist(), head.tolist(), has_head.tolist(),
-                               center.tolist(), scale.tolist()):
+    whole = (has_head & ~np.isnan(center[:, 0]) & ~np.isnan(scale)).tolist()  # most people: one dict display
+    for r, hb, ok, c, s, w in zip(rel.person_index[mine].tolist(), head.tolist(), has_head.tolist(),
+                                  center.tolist(), scale.tolist(), whole):
+        if w:
+            extra.append({"person_index": r, "head_box": hb, "center": c, "scale": s})
+            continue
         e: dict[str, Any] = {"person_index": r}
         if ok:
             e["head_box"] = hb

@@ -117,17 +117,18 @@ def _release_from_tree(t: MatTree, path: Path) -> Release:
     rect = t.field(images, "annorect", elems)
     pimg, pidx = _list_elements(t, rect, "annorect")
     prect = rect[pimg]
-    value = {k: t.scalars(t.field(prect, k, pidx)) for k in ("x1", "y1", "x2", "y2", "scale")}
-    objpos = _one(t, t.field(prect, "objpos", pidx))
-    center = np.stack([t.scalars(t.field(objpos, "x")), t.scalars(t.field(objpos, "y"))], 1) - 1
-    head = _head_box(*(value[k] for k in ("x1", "y1", "x2", "y2")))
+    *corners, scale, objpos, annopoints = t.fields(prect, ("x1", "y1", "x2", "y2", "scale", "objpos", "annopoints"),
+                                                    pidx)
+    head = _head_box(*(t.scalars(c) for c in corners))
+    scale = t.scalars(scale)
+    center = np.stack([t.scalars(c) for c in t.fields(_one(t, objpos), ("x", "y"))], 1) - 1
 
     # points: the elements of each person's annopoints.point struct array
-    point = _one(t, _one(t, t.field(prect, "annopoints", pidx)), "point")
+    point = _one(t, _one(t, annopoints), "point")
     owner, pe = _list_elements(t, point, "annopoints.point")
-    pid, x, y, vis = (t.scalars(t.field(point[owner], k, pe)) for k in ("id", "x", "y", "is_visible"))
+    pid, x, y, vis = (t.scalars(c) for c in t.fields(point[owner], ("id", "x", "y", "is_visible"), pe))
     kps = _place_points(prect.shape[0], owner, pid, x, y, vis)
-    return _release(names, extra, train, pimg, pidx, kps, center, value["scale"], head)
+    return _release(names, extra, train, pimg, pidx, kps, center, scale, head)
 
 
 def _list_elements(t: MatTree, nodes: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -185,9 +186,8 @@ def _tree_act(t: MatTree, node: int, extra: list[dict[str, Any]]) -> None:
         return
     n = min(_struct_list_length(t, node), len(extra))
     acts, elems = np.full(n, node), np.arange(n)
-    cats = t.strings(t.field(acts, "cat_name", elems))
-    names = t.strings(t.field(acts, "act_name", elems))
-    ids = t.scalars(t.field(acts, "act_id", elems))
+    cat, name, act_id = t.fields(acts, ("cat_name", "act_name", "act_id"), elems)
+    cats, names, ids = t.strings(cat), t.strings(name), t.scalars(act_id)
     seen: dict[tuple, dict[str, Any]] = {}  # a few hundred activities over all the images
     for e, key in zip(extra, zip(cats, names, ids.tolist())):
         act = seen.get(key)
@@ -230,7 +230,10 @@ def _load_scipy(path: Path) -> Any:
     import scipy.io
 
     try:
-        mat = scipy.io.loadmat(str(path), struct_as_record=False, squeeze_me=True)
+        with open(path, "rb") as fh:  # v5 files: MATLAB's uint16 char data is UTF-16 in the file's byte order
+            marker = fh.read(128)[126:128]
+        codec = {b"IM": {"uint16_codec": "utf-16-le"}, b"MI": {"uint16_codec": "utf-16-be"}}.get(marker, {})
+        mat = scipy.io.loadmat(str(path), struct_as_record=False, squeeze_me=True, **codec)
     except FileNotFoundError:
         raise PosekitError(path, "file not found") from None
     except Exception as exc:  # scipy raises many types for corrupt files

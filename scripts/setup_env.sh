@@ -79,11 +79,16 @@ if ! python -c "import xtcocotools.coco" 2>/dev/null; then
   "${PIP[@]}" install --no-deps --force-reinstall "$dir"/xtcocotools-*.whl
 fi
 
-# 6. the project itself, editable, with its test tools.
-if ! have posekit || [ "$ROOT/pyproject.toml" -nt "$VENV/.posekit-installed" ]; then
-  "${PIP[@]}" install --no-deps -e "$ROOT"
+# 6. the project itself, editable: a plain path entry (compat mode) rather than setuptools'
+#    import hook, which costs every start of `annotate` about 10 ms.
+if ! have posekit || [ "$ROOT/pyproject.toml" -nt "$VENV/.posekit-installed" ] \
+    || grep -qs finder "$VENV"/lib/python3*/site-packages/__editable__.posekit-*.pth; then
+  "${PIP[@]}" install --no-deps -e "$ROOT" --config-settings editable_mode=compat
   touch "$VENV/.posekit-installed"
 fi
+
+# 7. the project's bytecode (pip writes it for installed packages, not for an editable one).
+python -m compileall -q "$ROOT/annotate" "$ROOT/converters" "$ROOT/models" >/dev/null
 
 python -c "import mmcv._ext, mmpose.models, xtcocotools.coco, labelme, pycocotools, annotate" \
   || { echo "[setup] the environment is incomplete; see the errors above" >&2; exit 1; }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
 from pathlib import Path
 from unittest import mock
 
@@ -122,6 +123,53 @@ def test_files_the_vectorised_reader_leaves_to_scipy(tmp_path, monkeypatch):
     scipy.io.savemat(str(tmp_path / "c.mat"), {"RELEASE": {"annolist": annolist}})
     ds = read_mpii_mat(tmp_path / "c.mat", "mpii16")
     assert calls and len(ds) == 1 and ds.extra[0]["center"] == [9, 19]
+
+
+def _element(typ: int, payload: bytes, small_ok: bool = True) -> bytes:
+    """A MAT-v5 data element (the small 4-byte form when it fits, as MATLAB writes)."""
+    if small_ok and 0 < len(payload) <= 4:
+        return struct.pack("<HH", typ, len(payload)) + payload.ljust(4, b"\0")
+    return struct.pack("<II", typ, len(payload)) + payload + b"\0" * (-len(payload) % 8)
+
+
+def _matrix(cls: int, dims: tuple[int, ...], body: bytes, name: bytes = b"") -> bytes:
+    flags = _element(6, struct.pack("<II", cls, 0), small_ok=False)
+    content = flags + _element(5, struct.pack(f"<{len(dims)}i", *dims), small_ok=False) + _element(1, name) + body
+    return struct.pack("<II", 14, len(content)) + content
+
+
+def test_matlab_compact_storage_and_text(tmp_path):
+    """MATLAB stores a double that fits a smaller type in that type (uint8, int16, uint16, in the
+    small 4-byte element form or not); several such kinds in one struct array are read like
+    scipy reads them, as are UTF-16 and non-ASCII names and a name ending in NULs."""
+    stored = [(2, "<u1", 7), (2, "<u1", 255), (3, "<i2", -3), (4, "<u2", 1023), (5, "<i4", -70000),
+              (9, "<f8", 2.5), (7, "<f4", 0.25), (2, "<u1", 0)]
+    fields = []
+    for k, (typ, fmt, value) in enumerate(stored * 3):  # 24 elements: each kind several times
+        data = np.array([value], fmt).tobytes()
+        fields.append(_matrix(6, (1, 1), _element(typ, data, small_ok=k % 2 == 0)))
+    texts = ["abc", "dir/ä1.png", "x\0\0"]
+    for t in texts:
+        codes = np.array([ord(c) for c in t], "<u2").tobytes()
+        fields.append(_matrix(4, (1, len(t)), _element(4, codes)))  # MATLAB's UTF-16 chars
+    fields.append(_matrix(4, (1, 3), _element(16, b"xyz")))  # UTF-8, as scipy writes
+    names = b"v\0\0\0\0\0\0\0"
+    body = _element(5, struct.pack("<i", 8)) + _element(1, names)
+    n = len(fields)
+    var = _matrix(2, (1, n), body + b"".join(fields), name=b"S")
+    header = b"MATLAB 5.0 MAT-file, posekit test".ljust(116, b" ") + b"\0" * 8 + struct.pack("<H", 0x0100) + b"IM"
+    path = tmp_path / "compact.mat"
+    path.write_bytes(header + var)
+    tree = read_variable(path, "S")
+    root = np.zeros(1, np.int64)
+    children = tree.field(np.full(n, 0), "v", np.arange(n))
+    assert tree.get("count", root)[0] == n
+    numbers = tree.scalars(children[:24])
+    assert numbers.tolist() == [float(v) for _, _, v in stored * 3]
+    assert tree.strings(children[24:]) == ["abc", "dir/ä1.png", "x", "xyz"]
+    theirs = scipy.io.loadmat(str(path), squeeze_me=True, uint16_codec="utf-16-le")["S"]["v"]
+    assert [float(x) for x in theirs[:24]] == numbers.tolist()
+    assert [str(x) for x in theirs[24:]] == ["abc", "dir/ä1.png", "x", "xyz"]
 
 
 def test_big_endian_and_v4_files_fall_back_to_scipy(tmp_path):

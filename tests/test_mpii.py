@@ -9,7 +9,7 @@ from annotate.skeletons import COCO17
 from converters.mpii import read_mpii, read_mpii_mat, write_mpii_json
 from converters.mpii_mat import write_release_mat
 
-from conftest import MPII_SAMPLE, SAMPLE, SHARED, needs_shared, run_cli
+from conftest import MPII_SAMPLE, SAMPLE, SHARED, needs_shared, run_cli, run_cli_subprocess
 
 
 @needs_shared
@@ -124,3 +124,28 @@ def test_coco_to_mpii_from_coco17(tmp_path):
     entries = write_mpii_json(ds)
     assert len(entries) == len(ds) and all(len(e["joints"]) == 16 for e in entries)
     assert entries[0]["joints_vis"][6:10] == [0, 0, 0, 0]  # pelvis..head_top unknown in COCO
+
+
+def test_console_script_reads_the_mat_while_starting(tmp_path, monkeypatch):
+    """The console script starts inflating the .mat named on its command line before importing
+    the CLI; its output and its errors are those of the in-process command."""
+    from annotate import launch
+
+    calls = []
+    monkeypatch.setattr("converters.matfile.prefetch", lambda path, name: calls.append((path, name)))
+    mat = SAMPLE / "mpii" / "sample_mpii.mat"
+    launch._start_reading(["-q", "convert", "mpii-to-coco", str(mat), "-o", "o.json"])
+    launch._start_reading(["convert", "mpii-to-coco", str(tmp_path / "missing.mat")])
+    launch._start_reading(["convert", "labelme-to-coco", str(mat)])
+    assert calls == [(str(mat), "RELEASE")]
+    monkeypatch.undo()
+
+    res = run_cli_subprocess("convert", "mpii-to-coco", mat, "-o", tmp_path / "a.json")
+    assert res.exit_code == 0, res.stderr
+    assert run_cli("convert", "mpii-to-coco", mat, "-o", tmp_path / "b.json").exit_code == 0
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    bad = tmp_path / "bad.mat"
+    bad.write_bytes(mat.read_bytes()[:300])
+    res = run_cli_subprocess("convert", "mpii-to-coco", bad, "-o", tmp_path / "c.json")
+    assert res.exit_code == 2 and res.stderr.strip() == f"error: {bad}: corrupt MATLAB .mat file (truncated file)"
+    assert not (tmp_path / "c.json").exists()
