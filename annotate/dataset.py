@@ -144,10 +144,12 @@ def keypoint_extent(keypoints: np.ndarray, margin: float = 0.0) -> np.ndarray:
     on each side; NaN rows where no keypoint is labeled."""
     kps = np.asarray(keypoints, dtype=np.float64)
     lab = kps[..., 2] > 0
-    x0, x1 = np.where(lab, kps[..., 0], np.inf).min(axis=1), np.where(lab, kps[..., 0], -np.inf).max(axis=1)
-    y0, y1 = np.where(lab, kps[..., 1], np.inf).min(axis=1), np.where(lab, kps[..., 1], -np.inf).max(axis=1)
-    w, h = x1 - x0, y1 - y0
-    out = np.stack([x0 - margin * w, y0 - margin * h, w * (1 + 2 * margin), h * (1 + 2 * margin)], 1)
+    lo, hi = {"axis": 1, "initial": np.inf}, {"axis": 1, "initial": -np.inf}
+    x0, x1 = np.where(lab, kps[..., 0], np.inf).min(**lo), np.where(lab, kps[..., 0], -np.inf).max(**hi)
+    y0, y1 = np.where(lab, kps[..., 1], np.inf).min(**lo), np.where(lab, kps[..., 1], -np.inf).max(**hi)
+    with np.errstate(invalid="ignore"):  # rows without a labeled point (inf - inf): NaN below
+        w, h = x1 - x0, y1 - y0
+        out = np.stack([x0 - margin * w, y0 - margin * h, w * (1 + 2 * margin), h * (1 + 2 * margin)], 1)
     out[~lab.any(axis=1)] = np.nan
     return out
 

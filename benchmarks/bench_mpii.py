@@ -23,7 +23,9 @@ import numpy as np
 from common import ROOT, report
 
 
-def make_release(path: Path, n_images: int, n_people: int, seed: int = 0) -> None:
+def make_release(path: Path, n_images: int, n_people: int, seed: int = 0, any_floats: bool = False) -> None:
+    """A release shaped like the real one; ``any_floats``: every coordinate a random float with
+    all its digits (longer JSON to write than the release's whole pixels)."""
     from converters.mpii_mat import write_release_mat
 
     rng = np.random.default_rng(seed)
@@ -39,11 +41,14 @@ def make_release(path: Path, n_images: int, n_people: int, seed: int = 0) -> Non
             # head_top (computed from the head box) have decimals, scale has six
             cx, cy = float(rng.integers(200, 1000)), float(rng.integers(200, 500))
             s = round(rng.uniform(1, 5), 6)
+            if any_floats:
+                cx, cy, s = cx + rng.random(), cy + rng.random(), s + rng.random() * 1e-6
             if train:
                 ids = [j for j in range(16) if rng.random() > 0.1]
                 vis = [int(rng.random() > 0.2) if rng.random() > 0.05 else None for _ in ids]
-                pts = [(j, *(np.round([cx + rng.normal(0, 40 * s), cy + rng.normal(0, 60 * s)],
-                                      4 if j in (8, 9) else 0).tolist()), v) for j, v in zip(ids, vis)]
+                digits = [16 if any_floats else 4 if j in (8, 9) else 0 for j in ids]
+                pts = [(j, *(np.round([cx + rng.normal(0, 40 * s), cy + rng.normal(0, 60 * s)], d).tolist()), v)
+                       for j, v, d in zip(ids, vis, digits)]
                 persons.append({"points": pts, "head": (cx - 20, cy - 100, cx + 20, cy - 50), "objpos": (cx, cy), "scale": s})
             else:
                 persons.append({"objpos": (cx, cy), "scale": s})
@@ -66,6 +71,8 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=25000)
     ap.add_argument("--people", type=int, default=40000)
     ap.add_argument("--repeat", type=int, default=3, help="runs of each command, interleaved; best counts")
+    ap.add_argument("--any-floats", action="store_true",
+                    help="every coordinate a random float (the release has whole pixels)")
     ap.add_argument("--datum", default=str(ROOT / ".bench" / "datumaro-venv" / "bin" / "datum"))
     args = ap.parse_args()
     # the project's bytecode, as pip writes it for an installed package (an editable install
@@ -78,7 +85,7 @@ def main() -> None:
         src.mkdir()
         mat = src / "mpii_human_pose_v1_u12_1.mat"
         t = time.perf_counter()
-        make_release(mat, args.images, args.people)
+        make_release(mat, args.images, args.people, any_floats=args.any_floats)
         print(f"generated {mat.name}: {args.images} images, {args.people} people, "
               f"{mat.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t:.0f} s")
         annotate = str(Path(sys.executable).with_name("annotate"))
