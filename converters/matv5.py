@@ -183,11 +183,12 @@ class MatTree:
         one_row = h["rows"] <= 1
         ok = ok[one_row]
         dtype, doff, dlen, count = (h[k][one_row] for k in ("dtype", "doff", "dlen", "count"))
-        buf, seen = self.parser.buf, {}  # texts repeat (activity names): decode each once
+        buf = self.parser.buf
         for t in np.unique(dtype).tolist():
             codec = _CODECS.get(t)
             if codec is None:
                 raise Unsupported(f"char data of type {t}")
+            seen: dict[bytes, str] = {}  # texts repeat (activity names): decode each once
             sel = np.flatnonzero(dtype == t)
             done = self._ascii_texts(ok[sel], doff[sel], dlen[sel], count[sel], 1 if t == MI_UTF8 else 2, out)
             sel = sel[~done]
@@ -196,11 +197,10 @@ class MatTree:
                     raw = buf[a:a + n]
                     text = seen.get(raw)
                     if text is None:
-                        text = raw.decode(codec)
-                        if len(text) != c:  # scipy cuts or refuses such text: let it decide
-                            raise Unsupported("text whose length does not match its size")
-                        text = seen[raw] = text.rstrip("\x00")  # as numpy (and so scipy) reads text
-                    out[i] = text
+                        text = seen[raw] = raw.decode(codec)
+                    if len(text) != c:  # scipy cuts or refuses such text: let it decide
+                        raise Unsupported("text whose length does not match its size")
+                    out[i] = text.rstrip("\x00")  # as numpy (and so scipy) reads text
             except UnicodeDecodeError:
                 raise Unsupported("char data that does not decode") from None
         return out
