@@ -360,9 +360,9 @@ class _Parser:
             m &= (c[:, 12] == c[r, 12]) if small else (q[:, 6] == q[r, 6])
             m &= todo
             todo &= ~m
-            kind[m] = len(kinds)
-            kinds.append((cls, dtype, int(_ITEMSIZE[dtype]), 52 if small else 56, nb))
             item = int(_ITEMSIZE[dtype])
+            kind[m] = len(kinds)
+            kinds.append((cls, dtype, item, 52 if small else 56, nb))
             words = c[m, 13] if small else (q[m, 7] if item == 8 else c[m, 14])
             value[m] = _word_values(words, DATA_DTYPES[dtype])
         reg = kind >= 0
@@ -476,8 +476,8 @@ class _Parser:
 
     def _layouts(self, foff: np.ndarray, flen: np.ndarray, namelen: np.ndarray) -> np.ndarray:
         """Struct layout ids: one per distinct list of field names. The names are compared as
-        uint64 words: first against one struct of each of the few usual layouts, then (when a
-        level has more) hashed and checked word for word against one representative."""
+        words: first against one struct of each of the few usual layouts, then (when a level
+        has more) hashed and checked word for word against one representative."""
         out = np.full(foff.shape[0], -1, np.int64)
         todo = (foff % 4 == 0) & (foff + flen <= len(self.buf))  # the buffer's length is a multiple of 8
         for _ in range(MAX_LAYOUT_TRIES):
@@ -500,6 +500,8 @@ class _Parser:
         return out
 
     def _hashed_layouts(self, foff: np.ndarray, flen: np.ndarray, namelen: np.ndarray) -> np.ndarray:
+        """Layout ids of structs of many layouts: names as uint64 words, hashed, then checked word
+        for word against one representative; one by one where that cannot be done."""
         out = np.full(foff.shape[0], -1, np.int64)
         width = int((flen.max() + 7) // 8) if foff.size else 0
         fast = np.flatnonzero((foff % 8 == 0) & (foff + 8 * width <= len(self.buf)))
@@ -532,7 +534,7 @@ class _Parser:
                 return lid
             lid = self._layout_ids[key] = len(self.layouts)
             self.layouts.append(tuple(key[j:j + namelen].split(b"\x00", 1)[0].decode("latin-1")
-                                      for j in range(0, length, namelen)))
+                                      for j in range(0, length, max(namelen, 1))))  # no fields: length 0
         return lid
 
     def children(self, cstart: np.ndarray, cend: np.ndarray, nchild: np.ndarray) -> np.ndarray:
