@@ -337,14 +337,9 @@ def to_coco_dict(ds: KeypointDataset, arrays: bool = False) -> dict[str, Any]:
     has_area, has_score = ~np.isnan(ds.area), ~np.isnan(ds.score)
     anns = []
     cat_id = ds.category.id
-    usual = (has_box & has_area & ~has_score).tolist()  # one dict display for these (the most)
-    for r, (aid, iid, crowd, extra, kp, nk, box, area, one) in enumerate(zip(
+    for r, (aid, iid, crowd, extra, kp, nk, box, area) in enumerate(zip(
             ds.ann_id.tolist(), ds.image_id.tolist(), ds.iscrowd.astype(np.int64).tolist(), ds.extra, flat,
-            ds.num_keypoints.tolist(), boxes, areas, usual)):
-        if one:
-            anns.append({"id": aid, "image_id": iid, "category_id": cat_id, "iscrowd": crowd, **extra,
-                         "keypoints": kp, "num_keypoints": nk, "bbox": box, "area": area})
-            continue
+            ds.num_keypoints.tolist(), boxes, areas)):
         a: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": cat_id, "iscrowd": crowd, **extra,
                              "keypoints": kp, "num_keypoints": nk}
         if has_box[r]:

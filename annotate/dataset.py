@@ -144,9 +144,9 @@ def keypoint_extent(keypoints: np.ndarray, margin: float = 0.0) -> np.ndarray:
     on each side; NaN rows where no keypoint is labeled."""
     kps = np.asarray(keypoints, dtype=np.float64)
     lab = kps[..., 2] > 0
-    lo, hi = {"axis": 1, "initial": np.inf}, {"axis": 1, "initial": -np.inf}
-    x0, x1 = np.where(lab, kps[..., 0], np.inf).min(**lo), np.where(lab, kps[..., 0], -np.inf).max(**hi)
-    y0, y1 = np.where(lab, kps[..., 1], np.inf).min(**lo), np.where(lab, kps[..., 1], -np.inf).max(**hi)
+    x, y = kps[..., 0], kps[..., 1]
+    x0, x1 = np.where(lab, x, np.inf).min(1, initial=np.inf), np.where(lab, x, -np.inf).max(1, initial=-np.inf)
+    y0, y1 = np.where(lab, y, np.inf).min(1, initial=np.inf), np.where(lab, y, -np.inf).max(1, initial=-np.inf)
     with np.errstate(invalid="ignore"):  # rows without a labeled point (inf - inf): NaN below
         w, h = x1 - x0, y1 - y0
         out = np.stack([x0 - margin * w, y0 - margin * h, w * (1 + 2 * margin), h * (1 + 2 * margin)], 1)

@@ -137,12 +137,8 @@ class MatTree:
         out = []
         for name in names:
             fidx = np.array([lay.index(name) if name in lay else -1 for lay in self.layouts] + [-1], np.int64)
-            if len(self.layouts) == 1:  # one layout (or none): no gather
-                f = int(fidx[0])
-                out.append(np.where(ok & (layout >= 0), base + f, -1) if f >= 0 else np.full(nodes.shape, -1, np.int64))
-            else:
-                f = fidx[layout]
-                out.append(np.where(ok & (f >= 0), base + f, -1))
+            f = fidx[layout]
+            out.append(np.where(ok & (f >= 0), base + f, -1))
         return out
 
     def cells(self, node: int) -> np.ndarray:
@@ -364,7 +360,7 @@ class _Parser:
             kind[m] = len(kinds)
             kinds.append((cls, dtype, item, 52 if small else 56, nb))
             words = c[m, 13] if small else (q[m, 7] if item == 8 else c[m, 14])
-            value[m] = _word_values(words, DATA_DTYPES[dtype])
+            value[m] = _decode_values(words.view(np.uint8).reshape(-1, words.itemsize), np.full(words.shape[0], dtype))
         reg = kind >= 0
         if not kinds:
             return reg
@@ -614,17 +610,8 @@ def _scalar_kind(w: list[int]) -> tuple[int, int, bool, int] | None:
     return cls, dtype, small, w[1]
 
 
-def _word_values(words: np.ndarray, dtype: str) -> np.ndarray:
-    """Float64 values held in the low bytes of ``words`` (uint32 or uint64)."""
-    dt = np.dtype(dtype)
-    if dt.itemsize == words.itemsize:
-        return words.view(dt).astype(np.float64)
-    raw = words.view(np.uint8).reshape(-1, words.itemsize)[:, :dt.itemsize]
-    return np.ascontiguousarray(raw).view(dt).ravel().astype(np.float64)
-
-
 def _decode_values(raw: np.ndarray, dtype: np.ndarray) -> np.ndarray:
-    """Float64 values from the first bytes of each row of ``raw`` (``(N, 8)`` uint8), each row
+    """Float64 values from the first bytes of each row of ``raw`` (``(N, 4)`` or ``(N, 8)`` uint8), each row
     holding one value of data element type ``dtype``."""
     present = np.flatnonzero(np.bincount(dtype, minlength=32)).tolist()
     out = None

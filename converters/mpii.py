@@ -220,12 +220,8 @@ def read_mpii_mat(path: str | Path, layout: str = "mpii16", images_dir: str | Pa
     has_head = ~np.isnan(head).any(axis=1)
     center, scale = rel.center[mine], rel.scale[mine]
     extra: list[dict[str, Any]] = []
-    whole = (has_head & ~np.isnan(center[:, 0]) & ~np.isnan(scale)).tolist()  # most people: one dict display
-    for r, hb, ok, c, s, w in zip(rel.person_index[mine].tolist(), head.tolist(), has_head.tolist(),
-                                  center.tolist(), scale.tolist(), whole):
-        if w:
-            extra.append({"person_index": r, "head_box": hb, "center": c, "scale": s})
-            continue
+    for r, hb, ok, c, s in zip(rel.person_index[mine].tolist(), head.tolist(), has_head.tolist(),
+                               center.tolist(), scale.tolist()):
         e: dict[str, Any] = {"person_index": r}
         if ok:
             e["head_box"] = hb
