@@ -11,14 +11,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import orjson
 
 from .dataset import Category, ImageInfo, KeypointDataset
 from .errors import PosekitError
 from .io import read_json, write_json_atomic
+from .notes import Notes
 
 #: ``report(rule, severity, image_id, ann_id, message, value)``
 Reporter = Callable[[str, str, Any, Any, str, Any], None]
 
+#: Marker in an annotation's ``extra``: the file had no ``iscrowd`` key.
+NO_ISCROWD = "_no_iscrowd"
 _ANN_CORE = ("id", "image_id", "category_id", "keypoints", "bbox", "area", "iscrowd", "score")
 _IMG_CORE = ("id", "file_name", "width", "height")
 _CAT_CORE = ("id", "name", "keypoints", "skeleton")
@@ -65,9 +69,9 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
         if not isinstance(obj[key], list):
             raise PosekitError(path, f"'{key}' must be a list, found {type(obj[key]).__name__}")
 
-    category, other_cats = _parse_category(obj["categories"], path, rep)
-    if report is None:
-        _adopt_annotation_length(category, obj["annotations"])
+    categories, other_cats = _parse_categories(obj["categories"], path, rep)
+    category = categories[0]
+    kp_cat_ids = {c.id for c in categories}
     K = category.num_keypoints
     images = _parse_images(obj["images"], rep)
     image_ids = {im.id for im in images}
@@ -89,7 +93,7 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
             continue
         seen_ids.add(aid)
         cid = ann.get("category_id")
-        if not _is_int(cid) or cid != category.id:
+        if not _is_int(cid) or cid not in kp_cat_ids:
             if _is_int(cid) and cid in other_cats:
                 other_anns.append(ann)
             else:
@@ -111,12 +115,12 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
             continue
         good.append(ann)
 
-    kps = _keypoint_array(good, K, rep)
-    keep = ~np.isnan(kps).all(axis=(1, 2)) if len(good) else np.zeros(0, bool)
-    # rows whose keypoints had the wrong types were reported and are marked all-NaN: drop them
-    kps = kps[keep]
-    good = [a for a, k in zip(good, keep) if k]
-    _check_visibility(good, kps, rep, flags=report is not None)
+    kps, bad = _keypoint_array(good, K, rep)
+    bad |= _check_visibility(good, kps, rep, warn_float_flags=report is not None)
+    # rows reported above (values that are not numbers, NaN, flags outside {0, 1, 2}) are left
+    # out: an explicit mask, never a marker value that real data could hold
+    kps = kps[~bad]
+    good = [a for a, b in zip(good, bad.tolist()) if not b]
 
     n = len(good)
     bbox = np.full((n, 4), np.nan)
@@ -144,96 +148,114 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
             iscrowd[r] = bool(c)
         else:
             rep("schema.iscrowd", "error", ann["image_id"], ann["id"], f"iscrowd {c!r} must be 0 or 1", None)
-        extras.append({k: v for k, v in ann.items() if k not in _ANN_CORE})
+        extra = {k: v for k, v in ann.items() if k not in _ANN_CORE}
+        if "iscrowd" not in ann:
+            extra[NO_ISCROWD] = True  # the writer completes it (COCOeval needs it); the validator reports it
+        extras.append(extra)
 
     top = {k: v for k, v in obj.items() if k not in ("images", "annotations", "categories", "info", "licenses")}
+    info = obj.get("info")
+    if info is not None and not isinstance(info, dict):
+        top["info"] = info  # not COCO's object: carried as it is
+        info = None
     return KeypointDataset(
         category, images,
         np.array([a["id"] for a in good], dtype=np.int64),
         np.array([a["image_id"] for a in good], dtype=np.int64),
         kps.reshape(n, K, 3), bbox, area, iscrowd, score, extras,
-        dict(obj.get("info") or {}) if isinstance(obj.get("info"), dict) else {},
-        obj.get("licenses"), list(other_cats.values()), other_anns, top)
+        dict(info) if info is not None else {}, obj.get("licenses"), list(other_cats.values()), other_anns,
+        top, categories, np.array([a["category_id"] for a in good], dtype=np.int64))
 
 
-def _adopt_annotation_length(category: Category, anns: list) -> None:
-    """When every annotation has the same number of keypoints and it is not the category's
-    (e.g. whole-body keypoints under a 17-name category), use that number so the file loads
-    unchanged; the extra keypoints get generated names and the file's own list is kept."""
-    lengths = {len(a["keypoints"]) for a in anns if isinstance(a, dict) and a.get("category_id") == category.id
-               and isinstance(a.get("keypoints"), list)}
-    if len(lengths) != 1:
-        return
-    n = lengths.pop()
-    if n % 3 or n // 3 == category.num_keypoints or n == 0:
-        return
-    category.extra["_keypoints_raw"] = list(category.keypoints)
-    k = n // 3
-    category.keypoints = (list(category.keypoints) + [f"keypoint_{i}" for i in range(category.num_keypoints, k)])[:k]
-    category.skeleton = [(a, b) for a, b in category.skeleton if a < k and b < k]
-
-
-def _keypoint_array(good: list[dict], K: int, rep: Reporter) -> np.ndarray:
+def _keypoint_array(good: list[dict], K: int, rep: Reporter) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, K, 3)`` keypoints and a mask of the rows reported bad (values that are not numbers)."""
+    bad = np.zeros(len(good), bool)
     if not good:
-        return np.zeros((0, K, 3))
+        return np.zeros((0, K, 3)), bad
     try:  # numbers only give an int or float array; strings, None or lists give another dtype
         arr = np.array([a["keypoints"] for a in good])
         if arr.dtype.kind in "if" and arr.shape == (len(good), 3 * K):
-            return arr.astype(np.float64).reshape(len(good), K, 3)
+            return arr.astype(np.float64).reshape(len(good), K, 3), bad
     except (TypeError, ValueError):
         pass
-    out = np.full((len(good), K, 3), np.nan)
+    out = np.zeros((len(good), K, 3))
     for r, ann in enumerate(good):
-        bad = [j for j, x in enumerate(ann["keypoints"]) if not isinstance(x, (int, float)) or isinstance(x, bool)]
-        if bad:
-            j = bad[0]
+        wrong = [j for j, x in enumerate(ann["keypoints"]) if not isinstance(x, (int, float)) or isinstance(x, bool)]
+        if wrong:
+            j = wrong[0]
             rep("schema.keypoint_value", "error", ann["image_id"], ann["id"],
                 f"keypoint {j // 3} value {ann['keypoints'][j]!r} is not a number", None)
+            bad[r] = True
         else:
             out[r] = np.asarray(ann["keypoints"], dtype=np.float64).reshape(K, 3)
-    return out
+    return out, bad
 
 
-def _check_visibility(good: list[dict], kps: np.ndarray, rep: Reporter, flags: bool) -> None:
-    """Report non-finite values and (with ``flags``) visibility flags outside {0, 1, 2}; rows stay
-    in the arrays. Loading for conversion keeps odd flags (e.g. scores in whole-body files) as
-    they are, so that files round-trip unchanged; the validator reports them."""
+def _check_visibility(good: list[dict], kps: np.ndarray, rep: Reporter, warn_float_flags: bool) -> np.ndarray:
+    """Report NaN/infinite values and visibility flags outside {0, 1, 2} (errors for every
+    command: a score in the flag's place is not a COCO flag); returns the mask of rows reported.
+    With ``warn_float_flags``, flags written as floats (2.0) are warned about."""
+    bad = np.zeros(len(good), bool)
     if not len(good):
-        return
-    nonfinite = ~np.isfinite(kps).all(axis=(1, 2))
-    for r in np.flatnonzero(nonfinite):
-        j = int(np.flatnonzero(~np.isfinite(kps[r]).all(axis=1))[0])
+        return bad
+    nonfinite = ~np.isfinite(kps).all(axis=2)
+    for r in np.flatnonzero(nonfinite.any(axis=1)):
+        j = int(np.flatnonzero(nonfinite[r])[0])
         rep("schema.nonfinite", "error", good[r]["image_id"], good[r]["id"],
             f"keypoint {j} has a NaN or infinite value", None)
-    if not flags:
-        return
+        bad[r] = True
     v = kps[:, :, 2]
-    bad = ~np.isin(v, (0, 1, 2)) & np.isfinite(v)
-    for r in np.flatnonzero(bad.any(axis=1)):
-        j = int(np.flatnonzero(bad[r])[0])
+    odd = ~np.isin(v, (0, 1, 2)) & ~nonfinite
+    for r in np.flatnonzero(odd.any(axis=1)):
+        j = int(np.flatnonzero(odd[r])[0])
         rep("schema.visibility_value", "error", good[r]["image_id"], good[r]["id"],
             f"keypoint {j} has visibility {v[r, j]:g}; must be 0, 1 or 2", float(v[r, j]))
-    float_flags = [r for r, a in enumerate(good)
-                   if any(isinstance(x, float) and x in (0.0, 1.0, 2.0) for x in a["keypoints"][2::3])]
-    for r in float_flags:
-        rep("schema.visibility_float", "warning", good[r]["image_id"], good[r]["id"],
-            "visibility flags written as floats (e.g. 2.0); COCO uses integers", None)
+        bad[r] = True
+    if warn_float_flags:
+        for r, a in enumerate(good):
+            if not bad[r] and any(isinstance(x, float) for x in a["keypoints"][2::3]):
+                rep("schema.visibility_float", "warning", a["image_id"], a["id"],
+                    "visibility flags written as floats (e.g. 2.0); COCO uses integers", None)
+    return bad
 
 
-def _parse_category(cats: list, path, rep: Reporter) -> tuple[Category, dict]:
+def _parse_categories(cats: list, path, rep: Reporter) -> tuple[list[Category], dict]:
+    """The keypoint categories (several may share one layout, e.g. "male" and "female") and the
+    other categories by id (carried through unchanged)."""
     kp_cats = [c for c in cats if isinstance(c, dict) and isinstance(c.get("keypoints"), list)]
     if not kp_cats:
         raise PosekitError(path, "no category with a 'keypoints' list; not a COCO keypoint file")
-    if len(kp_cats) > 1:
-        raise PosekitError(path, f"{len(kp_cats)} keypoint categories; only one is supported per file")
-    c = kp_cats[0]
+    parsed = [_parse_category(c, path, rep if i == 0 else _silent) for i, c in enumerate(kp_cats)]
+    first = parsed[0]
+    for c in parsed[1:]:
+        if c.keypoints != first.keypoints:
+            raise PosekitError(path, f"keypoint categories {first.id} ({first.name!r}, {first.num_keypoints} "
+                                     f"keypoints) and {c.id} ({c.name!r}, {c.num_keypoints}) have different "
+                                     f"keypoint layouts; convert one layout per file")
+    ids = [c.id for c in parsed]
+    if len(set(ids)) != len(ids):
+        raise PosekitError(path, f"category ids {ids} repeat")
+    others = {c2["id"]: c2 for c2 in cats
+              if not (isinstance(c2, dict) and isinstance(c2.get("keypoints"), list))
+              and isinstance(c2, dict) and _is_int(c2.get("id"))}
+    return parsed, others
+
+
+def _silent(*_args, **_kw) -> None:
+    """Skeleton defects of a second category sharing the layout are the first's (reported once)."""
+
+
+def _parse_category(c: dict, path, rep: Reporter) -> Category:
     if not _is_int(c.get("id")):
         raise PosekitError(path, f"category id {c.get('id')!r} is not an integer")
     names = c["keypoints"]
     if not all(isinstance(n, str) for n in names) or not names:
         raise PosekitError(path, "category keypoint names must be a non-empty list of strings")
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise PosekitError(path, f"category {c['id']} names keypoint {dup!r} twice")
     K = len(names)
-    skel_raw = c.get("skeleton") or []
+    skel_raw = c.get("skeleton", [])
     skeleton: list[tuple[int, int]] = []
     ok = isinstance(skel_raw, list) and all(
         isinstance(s, list) and len(s) == 2 and all(_is_int(x) for x in s) for s in skel_raw)
@@ -253,11 +275,47 @@ def _parse_category(cats: list, path, rep: Reporter) -> tuple[Category, dict]:
                     f"{len(out_of_range)} skeleton limb(s) index keypoints beyond the category's {K} "
                     f"(1-based), e.g. {out_of_range[0]}", len(out_of_range))
             skeleton = [(a - 1, b - 1) for a, b in skel_raw if 1 <= a <= K and 1 <= b <= K]
+    return category_from_json(c, skeleton)
+
+
+def category_from_json(c: dict, skeleton: list[tuple[int, int]] | None = None) -> Category:
+    """A :class:`Category` from its COCO JSON object; every field is kept, the file's own
+    skeleton list (``_skeleton_raw``) and whether it had ``name``/``skeleton`` included, so that
+    :func:`category_to_json` gives the object back unchanged."""
+    if skeleton is None:
+        K = len(c["keypoints"])
+        raw = c.get("skeleton") or []
+        skeleton = [(a - 1, b - 1) for a, b in raw if 1 <= a <= K and 1 <= b <= K]
     extra = {k: v for k, v in c.items() if k not in _CAT_CORE}
-    extra["_skeleton_raw"] = skel_raw  # kept so that a file round-trips unchanged
-    cat = Category(c["id"], str(c.get("name", "person")), list(names), skeleton, extra)
-    others = {c2["id"]: c2 for c2 in cats if c2 is not c and isinstance(c2, dict) and _is_int(c2.get("id"))}
-    return cat, others
+    extra["_skeleton_raw"] = c.get("skeleton", _ABSENT)
+    if "name" not in c:
+        extra["_no_name"] = True
+    return Category(c["id"], str(c.get("name", "person")), list(c["keypoints"]), skeleton, extra)
+
+
+_ABSENT = "__absent__"
+
+
+def category_to_json(cat: Category) -> dict[str, Any]:
+    """The category as a COCO JSON object (1-based skeleton), in its original key order."""
+    extra = dict(cat.extra)
+    skel_raw = extra.pop("_skeleton_raw", None)
+    no_name = extra.pop("_no_name", False)
+    extra.pop("_keypoints_raw", None)
+    if skel_raw == _ABSENT and not cat.skeleton:
+        skeleton = None
+    elif skel_raw is not None and skel_raw != _ABSENT and _skeleton_matches(skel_raw, cat):
+        skeleton = skel_raw
+    else:
+        skeleton = [[a + 1, b + 1] for a, b in cat.skeleton]
+    out: dict[str, Any] = {"id": cat.id}
+    if not no_name:
+        out["name"] = cat.name
+    out.update(extra)
+    out["keypoints"] = list(cat.keypoints)
+    if skeleton is not None:
+        out["skeleton"] = skeleton
+    return out
 
 
 def _parse_images(imgs: list, rep: Reporter) -> list[ImageInfo]:
@@ -295,32 +353,32 @@ def _parse_images(imgs: list, rep: Reporter) -> list[ImageInfo]:
 
 
 def _json_rows(arr: np.ndarray, arrays: bool = False) -> list:
-    """Rows of a 2-D float array for JSON: a row whose values are all integral as ints (as
-    COCO's own files write pixel coordinates), other rows as floats. Lists of Python numbers,
-    or with ``arrays`` numpy rows (orjson writes those without making a Python object per value)."""
+    """Rows of a 2-D float array for JSON, each value integral written as an integer (as COCO's
+    own files write pixel coordinates and every visibility flag), others as the shortest float
+    that reads back the same. ``arrays``: rows as :class:`orjson.Fragment` (no Python number
+    per value), else lists of Python numbers."""
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if len(arr) == 0:
+        return []
     with np.errstate(invalid="ignore"):
-        whole = (np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2**53)).all(axis=1)
+        whole = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2**53)
+    if whole.all():
+        ints = arr.astype(np.int64)
+        return list(ints) if arrays else ints.tolist()
+    text = orjson.dumps(arr, option=orjson.OPT_SERIALIZE_NUMPY)
+    # orjson writes an integral float as "12.0": drop the ".0" (nothing else ends so)
+    text = text.replace(b".0,", b",").replace(b".0]", b"]")
     if not arrays:
-        rows = arr.tolist()
-        for i, row in zip(np.flatnonzero(whole).tolist(), arr[whole].astype(np.int64).tolist()):
-            rows[i] = row
-        return rows
-    rows = list(np.ascontiguousarray(arr))
-    for i, row in zip(np.flatnonzero(whole).tolist(), arr[whole].astype(np.int64)):
-        rows[i] = row
-    return rows
+        return orjson.loads(text)
+    return [orjson.Fragment(b"[" + row + b"]") for row in text[2:-2].split(b"],[")]
 
 
-def to_coco_dict(ds: KeypointDataset, arrays: bool = False) -> dict[str, Any]:
+def to_coco_dict(ds: KeypointDataset, arrays: bool = False, notes: Notes | None = None) -> dict[str, Any]:
     """The dataset as a COCO keypoint JSON object (1-based skeleton, num_keypoints from v);
-    with ``arrays`` keypoints and boxes are numpy rows (for :func:`annotate.io.dumps_json`)."""
-    cat_extra = dict(ds.category.extra)
-    skel_raw = cat_extra.pop("_skeleton_raw", None)
-    names = cat_extra.pop("_keypoints_raw", None) or list(ds.category.keypoints)
-    skeleton = skel_raw if skel_raw is not None and _skeleton_matches(skel_raw, ds.category) else \
-        [[a + 1, b + 1] for a, b in ds.category.skeleton]
-    category = {"id": ds.category.id, "name": ds.category.name, **cat_extra,
-                "keypoints": names, "skeleton": skeleton}
+    with ``arrays`` keypoints and boxes are pre-serialised rows (for :func:`annotate.io.dumps_json`).
+
+    Fields that pycocotools' COCOeval needs are completed and counted in ``notes``: ``iscrowd``
+    (0 where absent) and ``area`` (the box's where absent)."""
     images = []
     for im in ds.images:
         d: dict[str, Any] = {"id": im.id, "file_name": im.file_name}
@@ -330,22 +388,35 @@ def to_coco_dict(ds: KeypointDataset, arrays: bool = False) -> dict[str, Any]:
             d["height"] = im.height
         d.update(im.extra)
         images.append(d)
+    has_box = ~np.isnan(ds.bbox).any(axis=1)
+    area = ds.area.copy()
+    fill = np.isnan(area) & has_box
+    area[fill] = ds.bbox[fill, 2] * ds.bbox[fill, 3]
+    if notes is not None:
+        notes.changed("annotations without area given their box's area (COCOeval needs one)", int(fill.sum()))
+        notes.changed("annotations without iscrowd given iscrowd 0 (COCOeval needs it)",
+                      sum(1 for e in ds.extra if e.get(NO_ISCROWD)))
+        counted = ds.num_keypoints.tolist()
+        notes.changed("annotations' num_keypoints set to their count of labeled keypoints",
+                      sum(1 for e, n in zip(ds.extra, counted) if "num_keypoints" in e and e["num_keypoints"] != n))
     flat = _json_rows(ds.keypoints.reshape(len(ds), ds.keypoints.shape[1] * 3), arrays)
     boxes = _json_rows(ds.bbox, arrays)
-    areas = [int(a) if a.is_integer() and abs(a) < 2**53 else a for a in ds.area.tolist()]
-    has_box = ~np.isnan(ds.bbox).any(axis=1)
-    has_area, has_score = ~np.isnan(ds.area), ~np.isnan(ds.score)
+    areas = [int(a) if a.is_integer() and abs(a) < 2**53 else a for a in area.tolist()]
+    has_area, has_score = ~np.isnan(area), ~np.isnan(ds.score)
     anns = []
-    cat_id = ds.category.id
-    for r, (aid, iid, crowd, extra, kp, nk, box, area) in enumerate(zip(
-            ds.ann_id.tolist(), ds.image_id.tolist(), ds.iscrowd.astype(np.int64).tolist(), ds.extra, flat,
-            ds.num_keypoints.tolist(), boxes, areas)):
-        a: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": cat_id, "iscrowd": crowd, **extra,
-                             "keypoints": kp, "num_keypoints": nk}
+    for r, (aid, iid, cid, crowd, extra, kp, nk, box, ar) in enumerate(zip(
+            ds.ann_id.tolist(), ds.image_id.tolist(), ds.category_id.tolist(), ds.iscrowd.astype(np.int64).tolist(),
+            ds.extra, flat, ds.num_keypoints.tolist(), boxes, areas)):
+        a: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": cid, "iscrowd": crowd}
+        if extra:
+            a.update(extra)
+            a.pop(NO_ISCROWD, None)
+        a["keypoints"] = kp
+        a["num_keypoints"] = nk
         if has_box[r]:
             a["bbox"] = box
         if has_area[r]:
-            a["area"] = area
+            a["area"] = ar
         if has_score[r]:
             a["score"] = float(ds.score[r])
         anns.append(a)
@@ -357,7 +428,7 @@ def to_coco_dict(ds: KeypointDataset, arrays: bool = False) -> dict[str, Any]:
     out.update(ds.top_extra)
     out["images"] = images
     out["annotations"] = anns + ds.other_annotations
-    out["categories"] = [category] + ds.other_categories
+    out["categories"] = [category_to_json(c) for c in ds.categories] + ds.other_categories
     return out
 
 
@@ -370,10 +441,12 @@ def _skeleton_matches(raw: Any, cat: Category) -> bool:
     return conv == [tuple(s) for s in cat.skeleton]
 
 
-def save_coco(ds: KeypointDataset, path: str | Path, indent: int | None = None) -> None:
-    """Write the dataset as COCO keypoint JSON, atomically."""
+def save_coco(ds: KeypointDataset, path: str | Path, indent: int | None = None) -> Notes:
+    """Write the dataset as COCO keypoint JSON, atomically; returns what the writer completed."""
     if not (np.isfinite(ds.keypoints).all() and np.isfinite(ds.bbox[~np.isnan(ds.bbox).any(1)]).all()):
         bad = ~np.isfinite(ds.keypoints).all(axis=(1, 2))
         who = f"annotation {int(ds.ann_id[np.flatnonzero(bad)[0]])}" if bad.any() else "a box"
         raise PosekitError(path, f"refusing to write: {who} has NaN or infinite values")
-    write_json_atomic(path, to_coco_dict(ds, arrays=True), indent)
+    notes = Notes()
+    write_json_atomic(path, to_coco_dict(ds, arrays=True, notes=notes), indent)
+    return notes

@@ -26,7 +26,13 @@ def __getattr__(name: str) -> Any:  # ``console.out`` and ``console.err``
 def info(message: str) -> None:
     """A line for the user on stdout, unless --quiet."""
     if not QUIET:
-        _consoles()[0].print(message, soft_wrap=True)
+        _consoles()[0].print(message, soft_wrap=True, markup=False, highlight=False)
+
+
+def warning(message: str) -> None:
+    """One warning line on stderr (always shown, never wrapped)."""
+    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.flush()
 
 
 def error_line(message: str) -> None:

@@ -11,7 +11,11 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .notes import Notes
 from .skeletons import Layout, layout_for_names
+
+#: Side, in pixels, of a box made from keypoints that span no width or height (one point).
+MIN_BOX_SIDE = 1.0
 
 
 @dataclass
@@ -51,11 +55,14 @@ class ImageInfo:
 
 @dataclass
 class KeypointDataset:
-    """Images plus person annotations of one keypoint category, stored column-wise.
+    """Images plus person annotations sharing one keypoint layout, stored column-wise.
 
     ``bbox`` is COCO ``[x, y, w, h]``; ``bbox``, ``area`` and ``score`` are NaN where absent.
     ``extra`` holds each annotation's other fields (segmentation, head_box, ...) so that
-    nothing a format carries is lost on a round trip.
+    nothing a format carries is lost on a round trip. ``categories`` are the keypoint
+    categories (several may share the layout, e.g. "male" and "female"); ``category`` is the
+    first and defines the layout; ``category_id`` says which one each annotation belongs to.
+    ``notes`` count what reading could not carry or had to change.
     """
 
     category: Category
@@ -73,10 +80,29 @@ class KeypointDataset:
     other_categories: list[dict[str, Any]] = field(default_factory=list)
     other_annotations: list[dict[str, Any]] = field(default_factory=list)
     top_extra: dict[str, Any] = field(default_factory=dict)
+    categories: list[Category] = field(default_factory=list)
+    category_id: np.ndarray | None = None
+    notes: Notes = field(default_factory=Notes)
 
     def __post_init__(self) -> None:
+        n, K = len(self.ann_id), self.category.num_keypoints
         if self.keypoints is None:
-            self.keypoints = np.zeros((0, self.category.num_keypoints, 3))
+            self.keypoints = np.zeros((0, K, 3))
+        if not self.categories:
+            self.categories = [self.category]
+        if self.category_id is None:
+            self.category_id = np.full(n, self.category.id, dtype=np.int64)
+        shapes = {"image_id": (self.image_id.shape, (n,)), "keypoints": (self.keypoints.shape, (n, K, 3)),
+                  "bbox": (self.bbox.shape, (n, 4)), "area": (self.area.shape, (n,)),
+                  "iscrowd": (self.iscrowd.shape, (n,)), "score": (self.score.shape, (n,)),
+                  "category_id": (self.category_id.shape, (n,)), "extra": ((len(self.extra),), (n,))}
+        for name, (got, want) in shapes.items():
+            if got != want:
+                raise ValueError(f"KeypointDataset.{name} has shape {got}; expected {want}")
+        for c in self.categories:
+            if c.keypoints != self.category.keypoints:
+                raise ValueError(f"category {c.id} ({c.name!r}) has other keypoints than category "
+                                 f"{self.category.id}; one dataset holds one keypoint layout")
 
     def __len__(self) -> int:
         return int(self.ann_id.shape[0])
@@ -89,12 +115,25 @@ class KeypointDataset:
     def image_by_id(self) -> dict[int, ImageInfo]:
         return {im.id: im for im in self.images}
 
+    def category_by_id(self) -> dict[int, Category]:
+        return {c.id: c for c in self.categories}
+
     def indices_by_image(self) -> dict[int, np.ndarray]:
         """Annotation row indices grouped by image id (images without persons map to empty)."""
         order = np.argsort(self.image_id, kind="stable")
         ids, starts = np.unique(self.image_id[order], return_index=True)
         groups = dict(zip(ids.tolist(), np.split(order, starts[1:]))) if len(order) else {}
         return {im.id: groups.get(im.id, np.zeros(0, np.int64)) for im in self.images}
+
+    def subset(self, rows: np.ndarray | slice, images: list[ImageInfo] | None = None) -> "KeypointDataset":
+        """The annotations at ``rows`` (indices, boolean mask or slice) with ``images`` (default
+        all); dataset-level fields are shared, not copied."""
+        idx = np.arange(len(self))[rows]
+        return KeypointDataset(
+            self.category, list(self.images if images is None else images), self.ann_id[idx],
+            self.image_id[idx], self.keypoints[idx], self.bbox[idx], self.area[idx], self.iscrowd[idx],
+            self.score[idx], [self.extra[i] for i in idx.tolist()], self.info, self.licenses,
+            self.other_categories, [], self.top_extra, self.categories, self.category_id[idx])
 
 
 class DatasetBuilder:
@@ -103,8 +142,10 @@ class DatasetBuilder:
     def __init__(self, category: Category) -> None:
         self.category = category
         self.images: list[ImageInfo] = []
-        self._rows: list[tuple[int, int, np.ndarray, Any, float, bool, float, dict]] = []
+        self.categories: list[Category] = [category]
+        self._rows: list[tuple[int, int, np.ndarray, Any, float, bool, float, dict, int]] = []
         self.info: dict[str, Any] = {}
+        self.notes = Notes()
 
     def add_image(self, file_name: str, width: int | None, height: int | None,
                   image_id: int | None = None, **extra: Any) -> int:
@@ -114,15 +155,17 @@ class DatasetBuilder:
 
     def add_person(self, image_id: int, keypoints: np.ndarray, bbox: Iterable[float] | None = None,
                    area: float | None = None, iscrowd: bool = False, score: float | None = None,
-                   ann_id: int | None = None, **extra: Any) -> None:
+                   ann_id: int | None = None, category_id: int | None = None, **extra: Any) -> None:
         kps = np.asarray(keypoints, dtype=np.float64).reshape(self.category.num_keypoints, 3)
         box = np.full(4, np.nan) if bbox is None else np.asarray(list(bbox), dtype=np.float64)
         aid = len(self._rows) + 1 if ann_id is None else int(ann_id)
         self._rows.append((aid, int(image_id), kps, box, np.nan if area is None else float(area),
-                           bool(iscrowd), np.nan if score is None else float(score), extra))
+                           bool(iscrowd), np.nan if score is None else float(score), extra,
+                           self.category.id if category_id is None else int(category_id)))
 
-    def build(self, box_margin: float = 0.0) -> KeypointDataset:
-        """The dataset; persons without a box get their keypoints' extent grown by ``box_margin``."""
+    def build(self, box_margin: float = 0.0, derive: np.ndarray | None = None) -> KeypointDataset:
+        """The dataset; persons without a box get their keypoints' extent grown by ``box_margin``
+        (only those where ``derive`` is true, when given)."""
         K = self.category.num_keypoints
         rows = self._rows
         ds = KeypointDataset(
@@ -134,8 +177,9 @@ class DatasetBuilder:
             np.array([r[4] for r in rows], dtype=np.float64),
             np.array([r[5] for r in rows], dtype=bool),
             np.array([r[6] for r in rows], dtype=np.float64),
-            [r[7] for r in rows], dict(self.info))
-        fill_boxes_from_keypoints(ds, box_margin)
+            [r[7] for r in rows], dict(self.info), categories=list(self.categories),
+            category_id=np.array([r[8] for r in rows], dtype=np.int64), notes=self.notes)
+        fill_boxes_from_keypoints(ds, box_margin, derive)
         return ds
 
 
@@ -155,20 +199,48 @@ def keypoint_extent(keypoints: np.ndarray, margin: float = 0.0) -> np.ndarray:
 
 
 def clip_boxes(boxes: np.ndarray, wh: np.ndarray) -> np.ndarray:
-    """``[x, y, w, h]`` boxes clipped to images of size ``wh`` (``(N, 2)``, inf where unknown)."""
-    x0, y0 = np.maximum(boxes[:, 0], 0), np.maximum(boxes[:, 1], 0)
-    x1 = np.minimum(boxes[:, 0] + boxes[:, 2], wh[:, 0])
-    y1 = np.minimum(boxes[:, 1] + boxes[:, 3], wh[:, 1])
+    """``[x, y, w, h]`` boxes (``w, h >= 0``) clipped to images of size ``wh`` (``(N, 2)``, inf
+    where unknown): both corners are clamped into the image, so width and height never go
+    negative (a box wholly outside its image becomes empty at the image's edge)."""
+    wh = np.asarray(wh, dtype=np.float64)
+    x0 = np.clip(boxes[:, 0], 0, wh[:, 0])
+    y0 = np.clip(boxes[:, 1], 0, wh[:, 1])
+    x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, wh[:, 0])
+    y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, wh[:, 1])
     return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
 
 
-def fill_boxes_from_keypoints(ds: KeypointDataset, margin: float = 0.0) -> None:
-    """Where a person has no box, use its keypoints' extent grown by ``margin`` and clipped to
-    the image (when its size is known); where no area, use the box's."""
+def boxes_from_keypoints(keypoints: np.ndarray, wh: np.ndarray, margin: float = 0.0,
+                         notes: Notes | None = None) -> np.ndarray:
+    """Boxes around each person's labeled keypoints grown by ``margin`` per side, at least
+    :data:`MIN_BOX_SIDE` wide and high (a one-point person), clipped to images of size ``wh``;
+    NaN rows where no keypoint is labeled. What was done is counted in ``notes``."""
+    ext = keypoint_extent(keypoints, margin)
+    thin = ext[:, 2:] < MIN_BOX_SIDE
+    grow = np.where(thin, MIN_BOX_SIDE - ext[:, 2:], 0.0)
+    ext[:, :2] -= grow / 2
+    ext[:, 2:] += grow
+    out = clip_boxes(ext, wh)
+    if notes is not None:
+        has = ~np.isnan(ext).any(axis=1)
+        notes.changed(f"person boxes made {MIN_BOX_SIDE:g} px wide or high around keypoints that span none "
+                      f"(one point)", int((thin.any(axis=1) & has).sum()))
+        with np.errstate(invalid="ignore"):
+            clipped = has & (np.abs(out - ext) > 1e-9).any(axis=1)
+        notes.changed("person boxes made from keypoints clipped to the image", int(clipped.sum()))
+    return out
+
+
+def fill_boxes_from_keypoints(ds: KeypointDataset, margin: float = 0.0, rows: np.ndarray | None = None) -> None:
+    """Where a person has no box, use :func:`boxes_from_keypoints` (clipped to the image when its
+    size is known); where no area, use the box's. Only ``rows`` (a mask) when given. Changes are
+    counted in ``ds.notes``."""
     missing = np.isnan(ds.bbox).any(axis=1)
+    if rows is not None:
+        missing &= rows
     if missing.any():
         size = {im.id: (im.width or np.inf, im.height or np.inf) for im in ds.images}
         wh = np.array([size.get(int(i), (np.inf, np.inf)) for i in ds.image_id[missing]]).reshape(-1, 2)
-        ds.bbox[missing] = clip_boxes(keypoint_extent(ds.keypoints[missing], margin), wh)
-    no_area = np.isnan(ds.area)
+        ds.bbox[missing] = boxes_from_keypoints(ds.keypoints[missing], wh, margin, ds.notes)
+    no_area = np.isnan(ds.area) & (missing if rows is not None else True)
     ds.area[no_area] = ds.bbox[no_area, 2] * ds.bbox[no_area, 3]

@@ -52,6 +52,8 @@ def _json_default(obj: Any) -> Any:
         return float(obj)
     if isinstance(obj, np.ndarray):
         return obj.tolist()
+    if isinstance(obj, orjson.Fragment):  # pre-serialised JSON, for the standard library's writer
+        return orjson.loads(obj.contents)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 

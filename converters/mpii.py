@@ -57,11 +57,13 @@ class MpiiPersons:
 
 
 def build_dataset(names: list[str], image_extra: list[dict[str, Any]], persons: MpiiPersons, layout: str,
-                  images_dir: Path | None, margin: float, owner: Path) -> KeypointDataset:
+                  images_dir: Path | None, margin: float, owner: Path,
+                  known_sizes: list[tuple[int, int] | tuple[None, None]] | None = None) -> KeypointDataset:
     """The dataset of MPII images and people: image sizes from headers when ``images_dir`` is
-    given, boxes from the 16 joints (or objpos/scale), then the mapping to ``layout``."""
+    given (else ``known_sizes``, from the file), boxes from the 16 joints (or objpos/scale), then
+    the mapping to ``layout``; joints the layout cannot hold are counted in the notes."""
     mapping = get_mapping("mpii16", layout)
-    sizes: list[tuple[int, int] | tuple[None, None]] = [(None, None)] * len(names)
+    sizes: list[tuple[int, int] | tuple[None, None]] = list(known_sizes or [(None, None)] * len(names))
     if images_dir is not None:
         for i, name in enumerate(names):
             try:
@@ -72,9 +74,7 @@ def build_dataset(names: list[str], image_extra: list[dict[str, Any]], persons: 
               zip(range(1, len(names) + 1), names, sizes, image_extra)]
     n = persons.image.shape[0]
     boxes = person_boxes(persons.kps16, persons.center, persons.scale, margin)
-    wh = np.full((len(names), 2), np.inf)
-    if images_dir is not None:
-        wh[:] = sizes
+    wh = np.array([(w or np.inf, h or np.inf) for w, h in sizes], dtype=np.float64).reshape(len(names), 2)
     boxes = clip_boxes(boxes, wh[persons.image] if n else np.zeros((0, 2)))
     ds = KeypointDataset(Category.from_layout(mapping.dst), images, np.arange(1, n + 1, dtype=np.int64),
                          persons.image.astype(np.int64) + 1, mapping.apply(persons.kps16), boxes,
@@ -83,6 +83,9 @@ def build_dataset(names: list[str], image_extra: list[dict[str, Any]], persons: 
                "source_layout": "mpii16", "layout": mapping.dst.name}
     if mapping.dropped:
         ds.info["dropped_keypoints"] = mapping.dropped
+        gone = [mapping.src.index(n) for n in mapping.dropped]
+        ds.notes.lost(f"labeled MPII joints with no place in {mapping.dst.name} ({', '.join(mapping.dropped)}; "
+                      f"--layout mpii16 keeps them)", int((persons.kps16[:, gone, 2] > 0).sum()))
     return ds
 
 
@@ -127,9 +130,14 @@ def read_mpii_json(path: str | Path, layout: str = "mpii16", images_dir: str | P
 
 def mpii_json_to_dataset(obj: Any, path: Path, layout: str = "mpii16", images_dir: str | Path | None = None,
                          margin: float = 0.1) -> KeypointDataset:
-    """Build a dataset from parsed mmpose MPII JSON; problems raise PosekitError naming ``path``."""
+    """Build a dataset from parsed MPII JSON (mmpose's, or the Hourglass/OpenPose preprocessing
+    dialect with ``joint_self``); problems raise PosekitError naming ``path``."""
+    if isinstance(obj, dict) and isinstance(obj.get("root"), list):
+        obj = obj["root"]  # OpenPose's genJSON writes {"root": [...]}
     if not isinstance(obj, list):
-        raise PosekitError(path, "expected mmpose's MPII JSON: a list of person entries")
+        raise PosekitError(path, "expected MPII JSON: a list of person entries (mmpose's, or with joint_self)")
+    if obj and isinstance(obj[0], dict) and "joint_self" in obj[0]:
+        return _joint_self_to_dataset(obj, path, layout, images_dir, margin)
     col = _Collector()
     for i, e in enumerate(obj):
         where = f"entry {i}"
@@ -170,6 +178,69 @@ def mpii_json_to_dataset(obj: Any, path: Path, layout: str = "mpii16", images_di
                          Path(images_dir) if images_dir else None, margin, path)
 
 
+# Fields of the joint_self dialect that repeat the other people of an image; each of those people
+# is an entry of its own, so they are not carried (and the notes say so).
+_OTHERS = ("joint_others", "objpos_other", "scale_provided_other")
+
+
+def _joint_self_to_dataset(entries: list, path: Path, layout: str, images_dir: str | Path | None,
+                           margin: float) -> KeypointDataset:
+    """The MPII JSON of the Hourglass (pose-hg-train) and OpenPose preprocessing scripts: one entry
+    per person with ``img_paths``, ``joint_self`` (16 x [x, y, is_visible], MATLAB 1-based,
+    [0, 0, 0] where not labeled), ``objpos``, ``scale_provided``, ``img_width``/``img_height``
+    and ``isValidation``. A labeled joint (x or y non-zero) is v=2 when visible, v=1 when not."""
+    col = _Collector()
+    sizes: dict[int, tuple[int, int] | tuple[None, None]] = {}
+    image_extra: dict[int, dict[str, Any]] = {}
+    dropped = 0
+    for i, e in enumerate(entries):
+        where = f"entry {i}"
+        if not isinstance(e, dict):
+            raise PosekitError(path, f"{where} is not an object")
+        name, joints = e.get("img_paths"), e.get("joint_self")
+        if not isinstance(name, str) or not name:
+            raise PosekitError(path, f"{where} has no 'img_paths' file name")
+        try:
+            j = np.asarray(joints, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise PosekitError(path, f"{where} ({name}): joint_self is not numbers") from None
+        if j.shape != (16, 3) or not np.isfinite(j).all():
+            raise PosekitError(path, f"{where} ({name}): joint_self must be 16 finite [x, y, is_visible], "
+                                     f"found shape {j.shape}")
+        kps = np.zeros((16, 3))
+        lab = (j[:, 0] != 0) | (j[:, 1] != 0)
+        kps[lab, :2] = j[lab, :2] - 1
+        kps[lab, 2] = np.where(j[lab, 2] > 0, 2, 1)
+        c = e.get("objpos")
+        center = None
+        if isinstance(c, list) and len(c) == 2 and all(_is_num(x) for x in c):
+            center = (float(c[0]) - 1.0, float(c[1]) - 1.0)
+        scale = e.get("scale_provided")
+        scale = float(scale) if _is_num(scale) else None
+        image = col.image(name)
+        w, h = e.get("img_width"), e.get("img_height")
+        if image not in sizes:
+            ok = all(isinstance(x, (int, float)) and not isinstance(x, bool) and float(x).is_integer() and x > 0
+                     for x in (w, h))
+            sizes[image] = (int(w), int(h)) if ok else (None, None)
+            image_extra[image] = {k: e[k] for k in ("dataset", "isValidation", "annolist_index") if k in e}
+        dropped += sum(1 for k in _OTHERS if k in e)
+        extra = {k: v for k, v in e.items() if k not in ("img_paths", "joint_self", "objpos", "scale_provided",
+                                                         "img_width", "img_height", "dataset", "isValidation",
+                                                         "annolist_index", *_OTHERS)}
+        col.person(image, kps, center, scale, **extra)
+    ds = build_dataset(col.names, [image_extra[i] for i in range(len(col.names))], col.persons(), layout,
+                       Path(images_dir) if images_dir else None, margin, path,
+                       [sizes[i] for i in range(len(col.names))])
+    ds.notes.lost("fields repeating other people of the image (joint_others, objpos_other, "
+                  "scale_provided_other; each of those people is an entry of its own)", dropped)
+    return ds
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
 def write_mpii_json(ds: KeypointDataset) -> list[dict[str, Any]]:
     """The dataset as mmpose MPII JSON entries (1-based; the 16 MPII joints)."""
     kps16 = get_mapping(ds.category.layout.name, "mpii16").apply(ds.keypoints) \
@@ -178,7 +249,16 @@ def write_mpii_json(ds: KeypointDataset) -> list[dict[str, Any]]:
         raise PosekitError(None, f"cannot write MPII from a '{ds.category.layout.name}' category "
                                  f"(known: coco17, mpii16)")
     names = {im.id: im.file_name for im in ds.images}
+    if ds.category.layout.name != "mpii16":
+        mapping = get_mapping(ds.category.layout.name, "mpii16")
+        gone = [mapping.src.index(n) for n in mapping.dropped]
+        ds.notes.lost(f"labeled keypoints with no MPII joint ({', '.join(mapping.dropped)})",
+                      int((ds.keypoints[:, gone, 2] > 0).sum()))
+    ds.notes.lost("annotations with no labeled MPII joint written as entries without joints (crowd regions "
+                  "included)", int(((kps16[:, :, 2] > 0).sum(axis=1) == 0).sum()))
+    ds.notes.lost("crowd annotations written as persons (MPII has no crowd regions)", int(ds.iscrowd.sum()))
     out = []
+    lost_fields: set[str] = set()
     for r in range(len(ds)):
         lab = kps16[r, :, 2] > 0
         joints = np.where(lab[:, None], kps16[r, :, :2] + 1, -1.0)
@@ -195,7 +275,11 @@ def write_mpii_json(ds: KeypointDataset) -> list[dict[str, Any]]:
         for k in ("head_box", "num_keypoints"):
             extra.pop(k, None)
         entry.update({k: v for k, v in extra.items() if k in ("person_index",)})
+        lost_fields.update(k for k in extra if k != "person_index" and not k.startswith("_"))
         out.append(entry)
+    for k in sorted(lost_fields):
+        ds.notes.lost(f"annotations' '{k}' field (mmpose's MPII JSON has no place for it)",
+                      sum(1 for e in ds.extra if k in e))
     return out
 
 

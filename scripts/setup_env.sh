@@ -60,11 +60,33 @@ if ! have mmcv==2.1.0 || ! python -c "import mmcv._ext" 2>/dev/null; then
   "${PIP[@]}" install --no-deps "$dir"/mmcv-2.1.0-*.whl
 fi
 
-# 4. the rest of the stack; mmpose/mmdet without their unbuildable/unused extras.
-if ! have mmpose==1.3.2 mmdet==3.3.0 mmengine==0.10.7 labelme pycocotools typer pandas; then
-  log "installing mmengine, mmdet, mmpose, labelme and the project's dependencies"
+# 4. the project's dependencies (requirements.txt: same pins as pyproject.toml), re-run whenever
+#    that list changes; mmengine, mmdet and mmpose without their unbuildable/unused extras
+#    (mmengine would pull opencv-python next to the headless build; mmpose pins chumpy).
+req_stamp="$VENV/.posekit-requirements"
+req_hash="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+if [ "$(cat "$req_stamp" 2>/dev/null)" != "$req_hash" ] \
+    || ! have mmpose==1.3.2 mmdet==3.3.0 mmengine==0.10.7 labelme pycocotools typer pandas ray; then
+  log "installing the project's dependencies (requirements.txt), mmengine, mmdet and mmpose"
   "${PIP[@]}" install -r "$ROOT/requirements.txt"
-  "${PIP[@]}" install --no-deps "mmdet==3.3.0" "mmpose==1.3.2"
+  "${PIP[@]}" install --no-deps "mmengine==0.10.7" "mmdet==3.3.0" "mmpose==1.3.2"
+  echo "$req_hash" > "$req_stamp"
+fi
+
+# 4b. only the headless OpenCV: opencv-python's Qt plugins stop labelme from starting on a
+#     display. Both wheels own cv2/, so removing one breaks the other: reinstall headless.
+if have opencv-python; then
+  log "replacing opencv-python with opencv-python-headless"
+  "${PIP[@]}" uninstall -y opencv-python
+  "${PIP[@]}" install --no-deps --force-reinstall "opencv-python-headless>=4.8"
+fi
+
+# 4c. test-only tools: Ultralytics' own label checker (verify_image_label) judges the YOLO-pose
+#     files we write. --no-deps: it would pull opencv-python and a CUDA torchvision; the
+#     checker needs neither.
+if ! have ultralytics==8.4.190 polars requests; then
+  "${PIP[@]}" install polars requests
+  "${PIP[@]}" install --no-deps "ultralytics==8.4.190"
 fi
 
 # 5. xtcocotools rebuilt against numpy 2 (its wheel is built for numpy 1.x).
@@ -90,6 +112,19 @@ fi
 # 7. the project's bytecode (pip writes it for installed packages, not for an editable one).
 python -m compileall -q "$ROOT/annotate" "$ROOT/converters" "$ROOT/models" >/dev/null
 
-python -c "import mmcv._ext, mmpose.models, xtcocotools.coco, labelme, pycocotools, annotate" \
+# 8. programs the tests drive as a person would (a real X display for labelme, a real browser
+#    for the validation page), from Debian's packages where this machine can install them.
+if ! command -v Xvfb >/dev/null 2>&1 || ! command -v chromium-headless-shell >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing xvfb and chromium-headless-shell (Debian) for the GUI and browser tests"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        xvfb xauth chromium-headless-shell; } >/dev/null 2>&1 \
+      || log "could not install xvfb/chromium-headless-shell; those tests will say why they skip"
+  else
+    log "xvfb/chromium-headless-shell missing and not root: the GUI and browser tests will skip"
+  fi
+fi
+
+python -c "import mmcv._ext, mmpose.models, xtcocotools.coco, labelme, pycocotools, ray, annotate" \
   || { echo "[setup] the environment is incomplete; see the errors above" >&2; exit 1; }
 log "environment ready: $VENV"

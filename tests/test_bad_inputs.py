@@ -209,5 +209,5 @@ def test_folder_conversion_reports_every_bad_file_and_skip_bad(tmp_path):
     assert "b.json: invalid JSON" in res.stderr and "c.json: no 'shapes' list" in res.stderr
     assert "2 of 3 files are bad; nothing written" in res.stderr
     res = run_cli("convert", "labelme-to-coco", lm, "-o", tmp_path / "out.json", "--skip-bad")
-    assert res.exit_code == 0 and "skipped 2 bad file(s)" in res.stdout
+    assert res.exit_code == 0 and "2 bad LabelMe files skipped" in res.stdout
     assert len(json.loads((tmp_path / "out.json").read_text())["annotations"]) == 1
