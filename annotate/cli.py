@@ -19,8 +19,44 @@ app = typer.Typer(
     name="annotate", no_args_is_help=True, add_completion=False,
     help="Pre-label, convert, validate and render COCO person-keypoint annotations.\n\n"
          "Exit codes: 0 ok, 1 validation found problems, 2 bad input or usage.")
-convert_app = typer.Typer(no_args_is_help=True,
-                          help="Convert between LabelMe, MPII and COCO keypoint files.")
+
+
+class OneLineUsage(typer.core.TyperCommand):
+    """A command whose usage errors (missing or unknown option, bad value) are one line on
+    stderr and exit 2, like every other bad input."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        import click
+
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            console.error_line(f"{exc.format_message()} (see: {ctx.command_path} --help)")
+            raise typer.Exit(2) from None
+
+
+class ConvertGroup(typer.core.TyperGroup):
+    """``annotate convert SRC -o DST --to FORMAT`` beside the named shortcuts: arguments whose
+    first word is not a subcommand (nor --help) go to the hidden generic command."""
+
+    GENERIC = "any"
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [self.GENERIC, *args]
+        return super().parse_args(ctx, args)
+
+    def collect_usage_pieces(self, ctx):  # type: ignore[no-untyped-def]
+        return ["SRC -o DST --to FORMAT [OPTIONS]  |  COMMAND [ARGS]..."]
+
+
+convert_app = typer.Typer(
+    cls=ConvertGroup, no_args_is_help=True,
+    help="Convert pose annotations between formats: `annotate convert SRC -o DST --to FORMAT`.\n\n"
+         "FORMAT: coco, labelme, mpii, yolo, cvat, labelstudio, openpose. The source's format is "
+         "detected from its path and contents (--from forces it). Every conversion ends with one "
+         "line of what the target could not hold. `annotate convert any --help` lists the options. "
+         "The commands below are shortcuts for the older conversions.")
 app.add_typer(convert_app, name="convert")
 
 DEBUG = False
@@ -59,6 +95,11 @@ def main(quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only err
     DEBUG = debug
 
 
+#: Top-level modules of the optional extras, for a clear line when one is missing.
+EXTRAS = {"torch": "prelabel", "mmcv": "prelabel", "mmengine": "prelabel", "mmpose": "prelabel",
+          "mmdet": "prelabel", "ray": "prelabel", "labelme": "gui", "PyQt5": "gui"}
+
+
 def run(fn: Callable[[], int | None], quiet: bool = False, pause_gc: bool = True) -> None:
     """Run a command body: PosekitError -> one line on stderr and exit 2.
 
@@ -85,6 +126,15 @@ def run(fn: Callable[[], int | None], quiet: bool = False, pause_gc: bool = True
         raise typer.Exit(2) from None
     except typer.Exit:
         raise
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        if DEBUG:
+            traceback.print_exc()
+        console.error_line(f"this command needs {exc.name}, which is not installed: pip install 'posekit[{extra}]' "
+                           f"(or run `make demo` / scripts/setup_env.sh, which installs everything)")
+        raise typer.Exit(2) from None
     except Exception as exc:  # a bug, or bad input we did not foresee: still one line
         if DEBUG:
             traceback.print_exc()
@@ -117,7 +167,8 @@ QUIET = typer.Option(False, "--quiet", "-q", help="Print only errors and the fin
 def labelme_to_coco(
     labelme_dir: Path = typer.Argument(..., help="Folder of LabelMe .json files (searched recursively)."),
     output: Path = typer.Option(..., "-o", "--output", help="COCO keypoint JSON to write."),
-    layout: LayoutName = typer.Option(LayoutName.coco17, help="Keypoint layout the point labels name."),
+    layout: Optional[LayoutName] = typer.Option(None, help="Keypoint layout the point labels name (default: the "
+                                                "category the files carry, as posekit writes it; else coco17)."),
     images: Optional[Path] = typer.Option(None, help="Images folder: imagePath must point inside it and COCO "
                                           "file_name is relative to it (default: LABELME_DIR)."),
     person_label: str = typer.Option("person", help="Label of the rectangle that is a person's box."),
@@ -138,16 +189,17 @@ def labelme_to_coco(
             raise PosekitError(images, "images folder not found")
         total = len(find_labelme_files(labelme_dir))
         with console.progress("reading LabelMe", total) as advance:
-            ds, errors = read_labelme_folder(labelme_dir, get_layout(layout.value), person_label,
-                                             box_margin, advance, images)
+            ds, errors = read_labelme_folder(labelme_dir, get_layout(layout.value) if layout else None,
+                                             person_label, box_margin, advance, images)
         for exc in errors:
             console.error_line(str(exc))
         if errors and not skip_bad:
             raise PosekitError(labelme_dir, f"{len(errors)} of {total} files are bad; nothing written "
                                             f"(fix them, or pass --skip-bad to convert the rest)")
-        save_coco(ds, output)
-        skipped = f", skipped {len(errors)} bad file(s)" if errors else ""
-        console.info(f"wrote {output}: {len(ds.images)} images, {len(ds)} persons{skipped}")
+        notes = ds.notes.merge(save_coco(ds, output))
+        notes.lost("bad LabelMe files skipped (listed above)", len(errors))
+        console.info(f"wrote {output}: {len(ds.images)} images, {len(ds)} persons")
+        console.info(notes.line())
         return 0
     run(body, quiet)
 
@@ -185,7 +237,13 @@ def coco_to_labelme(
             for path, data in docs.items():
                 write_bytes_atomic(path, data)
                 advance(1)
-        console.info(f"wrote {len(docs)} LabelMe files to {output} ({len(ds)} persons)")
+        n_files = sum(1 for p in docs if p.name.endswith(".json") and not p.name.startswith("."))
+        console.info(f"wrote {n_files} LabelMe files to {output} ({len(ds)} persons)")
+        console.info(ds.notes.line())
+        from converters.labelme_setup import setup_labelme  # labelme config + the command to open the files
+        for line in setup_labelme(output, [im.file_name for im in ds.images], list(ds.category.keypoints),
+                                  images, person_label).lines():
+            console.info(line)
         return 0
     run(body, quiet)
 
@@ -211,10 +269,14 @@ def mpii_to_coco(
 
         check_output(output, overwrite, (source,))
         ds = read_mpii(source, layout.value, images, split.value, box_margin)
-        save_coco(ds, output)
-        dropped = ds.info.get("dropped_keypoints")
-        note = f"; dropped MPII joints: {', '.join(dropped)}" if dropped else ""
-        console.info(f"wrote {output}: {len(ds.images)} images, {len(ds)} persons, layout {layout.value}{note}")
+        notes = ds.notes.merge(save_coco(ds, output))
+        console.info(f"wrote {output}: {len(ds.images)} images, {len(ds)} persons, layout {layout.value}")
+        no_size = sum(1 for im in ds.images if im.width is None or im.height is None)
+        if no_size:
+            console.warning(f"{no_size} of {len(ds.images)} images have no width/height (the file does not give "
+                            f"them): mmpose's CocoDataset needs them and `annotate validate` reports them as "
+                            f"errors; pass --images DIR to read them from the images")
+        console.info(notes.line())
         return 0
     run(body, quiet)
 
@@ -240,6 +302,106 @@ def coco_to_mpii(
             raise PosekitError(coco_json, exc.message) from None
         write_json_atomic(output, entries)
         console.info(f"wrote {output}: {len(entries)} persons")
+        console.info(ds.notes.line())
+        return 0
+    run(body, quiet)
+
+
+@convert_app.command(ConvertGroup.GENERIC, hidden=True, cls=OneLineUsage)
+def convert_any(
+    source: Path = typer.Argument(..., help="File or folder to convert (format detected; --from forces it)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="File or folder to write (yolo, labelme "
+                                          "and openpose write folders; the others one file)."),
+    to: Optional[str] = typer.Option(None, "--to", help="Target format: coco, labelme, mpii, yolo, cvat, "
+                                     "labelstudio, openpose."),
+    from_: Optional[str] = typer.Option(None, "--from", help="Source format, when detection is not wanted."),
+    map_to: Optional[str] = typer.Option(None, "--map-to", help="Map the keypoints to this layout before writing "
+                                         "(coco17, mpii16, openpose18, body25, crowdpose14, aic14, halpe26, "
+                                         "mpi15): named mappings, else by keypoint name; prints what maps, what "
+                                         "is derived (neck = mean of the shoulders) and what is dropped."),
+    layout: Optional[str] = typer.Option(None, help="Layout of a source whose files do not name it (LabelMe "
+                                         "point labels, YOLO without kpt_names, Label Studio without config)."),
+    images: Optional[Path] = typer.Option(None, help="Folder the image file names are relative to (YOLO links "
+                                          "images from it; sizes missing from the source are read from it)."),
+    outside: str = typer.Option("hide", help="YOLO: labeled keypoints outside the image (Ultralytics drops the "
+                                "whole image's labels for them): hide (v=0 at 0,0), clip (to the edge) or drop "
+                                "(the person). Counted."),
+    visibility: bool = typer.Option(True, "--visibility/--no-visibility", help="YOLO: kpt_shape [K, 3] "
+                                    "(x, y, visibility) or [K, 2]."),
+    image_root_url: str = typer.Option("/data/local-files/?d=", help="Label Studio: prefix of each task's image "
+                                       "URL (local files storage by default)."),
+    person_label: str = typer.Option("person", help="LabelMe: label of the rectangle that is a person's box."),
+    box_margin: float = typer.Option(0.1, min=0, help="Margin (fraction of size) of boxes made from keypoints."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="LabelMe: convert the good files, skip bad ones."),
+    overwrite: bool = OVERWRITE,
+    quiet: bool = QUIET,
+) -> None:
+    """SRC (any format) -> DST in --to FORMAT, through posekit's one dataset model."""
+    def body() -> int:
+        from converters.formats import FORMATS, Options, convert
+
+        if to is None:
+            raise PosekitError(None, f"missing --to FORMAT ({', '.join(FORMATS)})")
+        if output is None:
+            raise PosekitError(None, "missing -o/--output (the file or folder to write)")
+        if not source.exists() and not source.suffix and "/" not in str(source):
+            names = [c.name for c in convert_app.registered_commands if c.name and c.name != ConvertGroup.GENERIC]
+            raise PosekitError(source, f"no such file or folder, nor a convert command ({', '.join(names)})")
+        opts = Options(images, layout, person_label, box_margin, outside, visibility, image_root_url, skip_bad)
+        res = convert(source, output, to, from_, opts, map_to, overwrite)
+        if res.mapping:
+            console.info(f"keypoints mapped: {res.mapping}")
+        console.info(f"wrote {output} ({res.target_format}, read as {res.source_format}): {res.summary}")
+        if res.target_format == "labelme":
+            from converters.labelme_setup import setup_labelme
+
+            for line in setup_labelme(output, [im.file_name for im in res.ds.images],
+                                      list(res.ds.category.keypoints), images, person_label).lines():
+                console.info(line)
+        print(res.notes.line())
+        return 0
+    run(body, quiet)
+
+
+class ConfigFor(str, enum.Enum):
+    mmpose = "mmpose"
+    ultralytics = "ultralytics"
+
+
+@app.command("config", cls=OneLineUsage)
+def config(
+    source: Path = typer.Argument(..., help="The dataset: COCO JSON (or anything `annotate convert` reads)."),
+    for_: ConfigFor = typer.Option(..., "--for", help="mmpose: a dataset_info config (keypoint_info with swaps, "
+                                   "skeleton_info, joint_weights, sigmas); ultralytics: a pose data.yaml."),
+    from_: Optional[str] = typer.Option(None, "--from", help="Source format, when detection is not wanted."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="File to write (default: print it)."),
+    overwrite: bool = OVERWRITE,
+    quiet: bool = QUIET,
+) -> None:
+    """Training config for a dataset's keypoint layout: mmpose's dataset_info or Ultralytics' data.yaml.
+
+    Sigmas and joint weights: COCO's for COCO-17, mmpose's published ones for CrowdPose-14,
+    AIC-14, MPII-16 and Halpe-26; otherwise COCO's per matching keypoint name and stated defaults
+    (listed in the file) for the rest."""
+    def body() -> int:
+        import sys
+
+        from converters.formats import FORMATS, Options, detect_format, get_format
+        from .io import write_bytes_atomic
+        from .training_config import mmpose_dataset_info, ultralytics_data_yaml
+
+        if output is not None:
+            check_output(output, overwrite, (source,))
+        fmt = get_format(from_) if from_ else FORMATS[detect_format(source)]
+        ds = fmt.read(source, Options()).ds
+        text = mmpose_dataset_info(ds, source.name) if for_ is ConfigFor.mmpose else \
+            ultralytics_data_yaml(ds, source=source.name)
+        if output is None:
+            sys.stdout.write(text)
+            return 0
+        write_bytes_atomic(output, text.encode("utf-8"))
+        console.info(f"wrote {output} ({for_.value}; {ds.category.num_keypoints} keypoints, "
+                     f"{len(ds.categories)} categories)")
         return 0
     run(body, quiet)
 
@@ -255,11 +417,14 @@ class FailOn(str, enum.Enum):
 def validate(
     coco_json: Path = typer.Argument(..., help="COCO keypoint JSON to check."),
     images: Optional[Path] = typer.Option(None, help="Images folder: check files and sizes, draw flagged annotations."),
-    report: Optional[Path] = typer.Option(None, help="Folder for findings.csv/json (and pictures + index.html with --images)."),
+    report: Optional[Path] = typer.Option(None, help="Folder for the report: findings.csv/json and index.html "
+                                          "(a page to read in a browser; with --images, pictures of the flagged "
+                                          "annotations)."),
     fail_on: FailOn = typer.Option(FailOn.error, help="Exit 1 when findings of this severity or worse exist."),
     tolerance: float = typer.Option(1.0, min=0, help="Pixels a keypoint or box may lie outside the image."),
     box_margin: float = typer.Option(0.1, min=0, help="Fraction of the box size a keypoint may lie outside its box."),
     z_threshold: float = typer.Option(6.0, min=1, help="Robust z-score above which a bone length is implausible."),
+    max_pictures: int = typer.Option(500, min=0, help="Most pictures drawn for the report (errors first)."),
     quiet: bool = QUIET,
 ) -> None:
     """Check a COCO keypoint file before training: schema, consistency, plausibility.
@@ -267,7 +432,8 @@ def validate(
     Exit 0 clean, 1 findings at or above --fail-on, 2 unreadable input."""
     def body() -> int:
         from .validate import ValidationOptions, exit_code, validate_file
-        from .validate.report import summary, write_pictures, write_tables
+        from .validate.page import Verdict
+        from .validate.report import summary_table, write_report
 
         if images is not None and not images.is_dir():
             raise PosekitError(images, "images folder not found")
@@ -275,27 +441,22 @@ def validate(
             raise PosekitError(report, "exists and is not a folder")
         opts = ValidationOptions(tolerance, box_margin, z_threshold)
         findings, ds = validate_file(coco_json, images, opts)
-        table = summary(findings)
-        if not console.QUIET and not table.empty:
-            from rich.table import Table
-            t = Table(title=f"{coco_json}: findings by rule")
-            for col in ("rule", "severity", "count", "example"):
-                t.add_column(col, overflow="fold")
-            for row in table.itertuples():
-                style = "red" if row.severity == "error" else "yellow"
-                t.add_row(row.rule, f"[{style}]{row.severity}[/]", str(row.count), row.example)
-            console.out.print(t)
+        if not console.QUIET and not findings.empty:
+            console.out.print(summary_table(findings, f"{coco_json}: findings by rule"))
+        code = exit_code(findings, fail_on.value)
+        in_file = findings.attrs.get("annotations_in_file", len(ds))
+        left_out = f" ({in_file - len(ds)} left out of the checks by schema errors)" if in_file > len(ds) else ""
         if report is not None:
-            write_tables(findings, report)
-            pics = write_pictures(findings, ds, images, report) if images is not None else 0
-            extra = f", {pics} pictures and index.html" if pics else ""
-            console.info(f"report written to {report} (findings.csv, findings.json{extra})")
+            rep = write_report(findings, ds, report, Verdict(code == 0, fail_on.value, str(coco_json), in_file,
+                                                             len(ds.images)), images, max_pictures)
+            pics = rep.pictures
+            drawn = f", {len(pics.paths)} of {pics.flagged} flagged annotations drawn" if pics else ""
+            console.info(f"report: {rep.page} (open in a browser); findings.csv, findings.json{drawn}")
         n_err = int((findings["severity"] == "error").sum()) if len(findings) else 0
         n_warn = len(findings) - n_err
-        code = exit_code(findings, fail_on.value)
         verdict = "FAIL" if code else "OK"
-        print(f"{verdict}: {coco_json}: {len(ds)} annotations, {len(ds.images)} images, "
-              f"{n_err} errors, {n_warn} warnings")
+        print(f"{verdict}: {n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)} in "
+              f"{in_file} annotations{left_out}, {len(ds.images)} images: {coco_json}")
         return code
     run(body, quiet)
 
@@ -316,16 +477,23 @@ def render(
     image_ids: Optional[list[int]] = typer.Option(None, "--image-ids", help="Render only these image ids (repeatable)."),
     decode_back: bool = typer.Option(False, "--decode", help="Also decode the targets back into people and "
                                      "write decoded.json (COCO) with a recovery summary."),
+    pictures: int = typer.Option(20, min=0, help="Write overview and channel pictures for the first N rendered "
+                                 "images (0: none; the arrays are written for every image)."),
+    workers: int = typer.Option(0, min=0, help="Processes to render with (0: one per core)."),
     quiet: bool = QUIET,
 ) -> None:
-    """Render OpenPose targets (heatmaps + background, PAFs, crowd mask) as .npz and pictures."""
+    """Render OpenPose targets (heatmaps + background, PAFs, crowd mask) as .npz and pictures.
+
+    Images are rendered in a process pool (one process per core); the files are the same as
+    with --workers 1."""
     def body() -> int:
         import numpy as np
 
         from .coco import load_coco, save_coco
         from .dataset import Category, DatasetBuilder
-        from .render import render_image, target_layout
-        from .targets import TargetParams
+        from .images import check_image_header, image_path
+        from .render import RenderJob, default_workers, output_names, render_all, target_layout
+        from .targets import OpenPoseCodec, TargetParams
 
         if not images.is_dir():
             raise PosekitError(images, "images folder not found")
@@ -336,43 +504,58 @@ def render(
             lay, kps = target_layout(ds, layout.value)
         except PosekitError as exc:
             raise PosekitError(coco_json, exc.message) from None
-        params = TargetParams(stride, sigma, paf_width)
+        if decode_back and not lay.limbs:
+            raise PosekitError(coco_json, f"--decode: layout {lay.name} has no skeleton (the category lists no "
+                                          "limbs), so the targets have no PAFs to tell which keypoints belong to "
+                                          "one person and no person can be decoded; render without --decode")
+        codec = OpenPoseCodec.from_layout(lay, TargetParams(stride, sigma, paf_width))
         by_image = ds.indices_by_image()
         wanted = set(image_ids or ())
         todo = [i for i, im in enumerate(ds.images) if not wanted or im.id in wanted]
         if image_ids and not todo:
             raise PosekitError(coco_json, f"none of the image ids {image_ids} is in the file")
-        # every image must be there and be an image before anything is written
-        from .images import check_image_header, image_path
+        # every image must be there and be an image, and no two may share output files, before
+        # anything is written
         for i in todo:
             check_image_header(image_path(images, ds.images[i].file_name, coco_json))
-        decoded = DatasetBuilder(Category.from_layout(lay)) if decode_back else None
+        try:
+            names, renamed = output_names([ds.images[i].file_name for i in todo], [ds.images[i].id for i in todo])
+        except PosekitError as exc:
+            raise PosekitError(coco_json, exc.message) from None
+        if renamed:
+            console.info(f"{renamed} images share a name with another image but for the extension or case: "
+                         "written as NAME_EXT (e.g. x_jpg.npz, x_png.npz); each .npz holds its file_name")
+        job = RenderJob(ds, kps, lay, codec, images, output, input_size, coco_json, by_image,
+                        dict(zip(todo, names)), frozenset(todo[:pictures]), decode_back)
+        n_workers = workers or default_workers()
+        results: dict[int, dict] = {}
         failures = []
         with console.progress("rendering", len(todo), "images") as advance:
-            for i in todo:
-                im = ds.images[i]
-                try:
-                    res = render_image(ds, kps, lay, i, by_image[im.id], images, output, input_size, params,
-                                       coco_json, decode_back)
-                except PosekitError as exc:
-                    failures.append(str(exc))
-                    console.error_line(str(exc))
-                    advance(1)
-                    continue
-                if decoded is not None:
+            for i, res in render_all(job, todo, n_workers, advance):
+                if isinstance(res, str):
+                    failures.append(res)
+                    console.error_line(res)
+                elif decode_back:
+                    results[i] = res
+        if decode_back:
+            decoded = DatasetBuilder(Category.from_layout(lay))
+            for i in todo:  # in file order, whichever worker finished first
+                if i in results:
+                    im = ds.images[i]
                     decoded.add_image(im.file_name, im.width, im.height, image_id=im.id)
-                    for person in res["decoded"]:
+                    for person in results[i]["decoded"]:
                         decoded.add_person(im.id, person, score=float(person[:, 2].mean()))
-                advance(1)
-        if decoded is not None:
             dds = decoded.build()
             dds.keypoints[:, :, 2] = np.where(dds.keypoints[:, :, 2] > 0, 2, 0)
             save_coco(dds, output / "decoded.json")
             n_ann = int(sum((~ds.iscrowd[by_image[ds.images[i].id]]).sum() for i in todo))
             console.info(f"decoded {len(dds)} persons from the targets of {n_ann} annotated persons "
                          f"-> {output / 'decoded.json'}")
-        console.info(f"rendered {len(todo) - len(failures)} images to {output} "
-                     f"(layout {lay.name}, {lay.num_keypoints}+1 heatmaps, {2 * len(lay.limbs)} PAF channels)")
+        no_limbs = " (the layout has no skeleton)" if not lay.limbs else ""
+        n_pics = min(pictures, len(todo) - len(failures))
+        console.info(f"rendered {len(todo) - len(failures)} images to {output} with {min(n_workers, len(todo))} "
+                     f"process(es) (layout {lay.name}, {lay.num_keypoints}+1 heatmaps, {2 * len(lay.limbs)} PAF "
+                     f"channels{no_limbs}; pictures for {n_pics} image(s))")
         if failures:
             raise PosekitError(coco_json, f"{len(failures)} image(s) could not be rendered (see above)")
         return 0
@@ -381,51 +564,80 @@ def render(
 
 # --------------------------------------------------------------------------- prelabel
 
+class Engine(str, enum.Enum):
+    local = "local"
+    ray = "ray"
+
+
 @app.command()
 def prelabel(
     images_dir: Path = typer.Argument(..., help="Folder of images (searched recursively)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Folder for LabelMe files, the COCO file and the manifest."),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder for LabelMe files, the COCO file, the review "
+                                "list and the manifest."),
     model: str = typer.Option("cid-hrnet-w32", help="cid-hrnet-w32 (default, AP 0.704), dekr-hrnet-w32 (0.686) "
                               "or ae-hrnet-w32 (0.656): official mmpose configs."),
     config: Optional[Path] = typer.Option(None, help="An mmpose bottom-up config file instead of --model."),
     checkpoint: Optional[str] = typer.Option(None, help="Checkpoint path or URL (default: the model's official URL, "
                                              "downloaded once into torch's cache)."),
-    device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
+    device: str = typer.Option("cpu", help="cpu, cuda or cuda:N (with --engine ray: cuda gives each model "
+                               "actor one GPU)."),
     batch_size: int = typer.Option(4, min=1, help="Images per forward pass (same input shape)."),
-    workers: int = typer.Option(2, min=1, help="Threads decoding and preparing images."),
+    workers: int = typer.Option(2, min=1, help="Threads (local) or Ray tasks (ray) decoding and preparing images."),
     score_visible: float = typer.Option(0.5, min=0, max=1, help="Keypoint score for v=2 (visible)."),
     score_labeled: float = typer.Option(0.2, min=0, max=1, help="Keypoint score for v=1 (occluded); below it the point is left out."),
     min_keypoints: int = typer.Option(3, min=1, help="Persons with fewer labeled keypoints are dropped."),
     flip_test: Optional[bool] = typer.Option(None, "--flip-test/--no-flip-test", help="Override the config's flip test."),
-    head_threads: Optional[int] = typer.Option(None, min=1, help="Threads running the per-image heads (default 4 on GPU, 1 on CPU)."),
+    head_threads: Optional[int] = typer.Option(None, min=1, help="Threads running per-image heads (DEKR, AE; "
+                                               "default 4 on GPU, 1 on CPU). CID decodes the whole batch at once."),
     tf32: bool = typer.Option(True, "--tf32/--no-tf32", help="Allow TF32 on GPUs (faster; --no-tf32 gives "
                               "results identical to one-image inference)."),
+    engine: Engine = typer.Option(Engine.local, help="local: this process. ray: Ray Data on a local Ray, or on "
+                                  "the cluster named by --ray-address."),
+    ray_address: Optional[str] = typer.Option(None, help="With --engine ray: 'auto' or ray://HOST:PORT joins a "
+                                              "running cluster (images and output on a filesystem every node "
+                                              "sees); default: start a local Ray."),
+    actors: Optional[int] = typer.Option(None, min=1, help="With --engine ray: model actors (default: one per GPU "
+                                         "of the cluster with cuda, else 1)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace LabelMe files this tool wrote that are "
                                    "unchanged since; a file a person edited is never replaced."),
     quiet: bool = QUIET,
 ) -> None:
-    """Pre-label images with an MMPose bottom-up HRNet: LabelMe files to correct + one COCO file."""
+    """Pre-label images with an MMPose bottom-up HRNet: LabelMe files to correct, one COCO file
+    and a review list (least certain images first)."""
     def body() -> int:
-        from .prelabel import PrelabelOptions, list_images, run_prelabel
+        from .prelabel import PrelabelOptions, plan_prelabel
 
         if score_labeled > score_visible:
             raise PosekitError(None, "--score-labeled must not exceed --score-visible")
         if output.exists() and not output.is_dir():
             raise PosekitError(output, "exists and is not a folder")
-        if not list_images(images_dir, exclude=output):
-            raise PosekitError(images_dir, "no images found (jpg, jpeg, png, bmp, webp, tif)")
-        from models.bottomup import BottomUpModel
+        if engine is Engine.local and (ray_address or actors):
+            raise PosekitError(None, "--ray-address and --actors need --engine ray")
+        plan = plan_prelabel(images_dir, output, overwrite)  # refuses colliding names before any work
+        from models.bottomup import ModelSpec
 
-        console.info(f"loading {config or model} on {device}")
         import warnings
         warnings.filterwarnings("ignore", module="torch")  # torch.meshgrid notice from mmpose's heads
-        net = BottomUpModel(model if config is None else None, config, checkpoint, device, flip_test,
-                            head_threads, tf32)
+        spec = ModelSpec(model if config is None else None, None if config is None else str(config), checkpoint,
+                         device, flip_test, head_threads, tf32)
         opts = PrelabelOptions(batch_size, workers, score_visible, score_labeled, min_keypoints, overwrite)
-        with console.progress("pre-labeling", None, "images") as advance:
-            summary = run_prelabel(images_dir, output, net, opts, advance, advance.set_total)
+        console.info(f"loading {config or model} on {device}" + (" (Ray)" if engine is Engine.ray else ""))
+        if engine is Engine.ray:
+            from .prelabel_ray import RayOptions, run_prelabel_ray
+
+            with console.progress("pre-labeling", None, "images") as advance:
+                summary = run_prelabel_ray(images_dir, output, spec, opts, RayOptions(ray_address, actors),
+                                           advance, advance.set_total, plan)
+        else:
+            from .prelabel import run_prelabel
+
+            net = spec.build()
+            with console.progress("pre-labeling", None, "images") as advance:
+                summary = run_prelabel(images_dir, output, net, opts, advance, advance.set_total, plan)
         for line in summary.failed:
             console.error_line(f"skipped {line}")
+        for line in summary.unreadable_edits:
+            console.error_line(f"not in the set's COCO file: {line}")
         rate = summary.processed / summary.seconds if summary.seconds > 0 else 0.0
         console.info(f"images: {summary.images}, pre-labeled: {summary.processed} ({rate:.2f} images/s), "
                      f"persons: {summary.persons}, mean person score: {summary.mean_score:.3f}")
@@ -435,7 +647,13 @@ def prelabel(
         if summary.kept_edited:
             console.info(f"kept {len(summary.kept_edited)} LabelMe file(s) edited by a person, e.g. {summary.kept_edited[0]}")
         if summary.failed:
-            console.info(f"failed: {len(summary.failed)} image(s) (listed above)")
+            console.info(f"failed: {len(summary.failed)} image(s) (listed above; run again to retry them)")
+        console.info(summary.notes.line())
+        if summary.review_first:
+            first = ", ".join(f"{name} ({'no person' if s is None else f'{s:.2f}'})" for name, s in summary.review_first)
+            console.info(f"review first (weakest person score): {first}; all in {summary.review_path}")
         console.info(f"LabelMe files in {output}; COCO for the set: {summary.coco_path}")
+        if summary.labelme_command:
+            console.info(f"correct them in labelme:\n{summary.labelme_command}")
         return 0
     run(body, quiet, pause_gc=False)

@@ -61,8 +61,8 @@ class LabelmeImage:
 
     json_path: Path
     file_name: str
-    width: int
-    height: int
+    width: int | None
+    height: int | None
     persons: list[LabelmePerson]
     image_meta: dict[str, Any]
     notes: Notes = field(default_factory=Notes)
@@ -153,7 +153,11 @@ def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout | Catego
     img_full = resolve_image(obj, json_path, root)
     file_name = img_full.relative_to(root.resolve()).as_posix()
     w, h = obj.get("imageWidth"), obj.get("imageHeight")
-    if w is None or h is None:
+    meta = obj.get("posekit") if isinstance(obj.get("posekit"), dict) else {}
+    im_extra = meta.get("image_extra") if isinstance(meta.get("image_extra"), dict) else {}
+    if w is None and h is None and im_extra.get("_no_width") and im_extra.get("_no_height"):
+        pass  # the COCO file this came from gave no size; nor does this file
+    elif w is None or h is None:
         try:
             w, h = check_image_header(img_full)
         except PosekitError as exc:
@@ -242,7 +246,6 @@ def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout | Catego
         grouped = [k for k in groups if k is not None]
         if len(grouped) == 1 and groups[grouped[0]]["box"] is None:
             groups[grouped[0]]["box"] = groups.pop(None)["box"]
-    meta = obj.get("posekit") if isinstance(obj.get("posekit"), dict) else {}
     carried = {p.get("group_id"): p for p in meta.get("persons", []) if isinstance(p, dict)}
     persons = []
     for gid in sorted(set(groups) | {g for g, p in carried.items() if not p.get("shapes")},
@@ -260,6 +263,9 @@ def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout | Catego
                 attrs["_no_bbox"] = True
             elif isinstance(exact, list) and box is not None and _corners(exact) == _corners_of(box):
                 box = exact
+        for j, x, y in attrs.pop("unlabeled_xy", []) if isinstance(attrs.get("unlabeled_xy"), list) else []:
+            if isinstance(j, int) and 0 <= j < K and g["kps"][j, 2] == 0:
+                g["kps"][j, :2] = (x, y)  # a v=0 point's coordinates, as the COCO file had them
         if g["kp_scores"]:
             attrs["keypoint_scores"] = [g["kp_scores"].get(j, 0.0) for j in range(K)]
         if g["kp_desc"]:
@@ -269,7 +275,8 @@ def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout | Catego
         persons.append(LabelmePerson(g["kps"], box, attrs, gid, g["seg"]))
     lost = [g for g, p in carried.items() if p.get("shapes") and g not in groups]
     notes.lost("persons deleted in LabelMe (in the file's posekit block, no shapes left)", len(lost))
-    return LabelmeImage(json_path, file_name, int(w), int(h), persons, meta, notes)
+    return LabelmeImage(json_path, file_name, None if w is None else int(w), None if h is None else int(h),
+                        persons, meta, notes)
 
 
 def _corners(box: list) -> tuple[float, ...] | None:
@@ -531,6 +538,9 @@ def dataset_to_labelme(ds: KeypointDataset, out_dir: str | Path, images_dir: str
                 entry["area"] = _plain(ds.area[r])
             if not np.isnan(ds.score[r]):
                 entry["score"] = float(ds.score[r])
+            unlabeled = np.flatnonzero((ds.keypoints[r, :, 2] == 0) & (ds.keypoints[r, :, :2] != 0).any(axis=1))
+            if len(unlabeled):  # v=0 points that still have coordinates: no shape, kept here
+                entry["unlabeled_xy"] = [[j, *ds.keypoints[r, j, :2].tolist()] for j in unlabeled.tolist()]
             entry.update(extra)
             persons.append(entry)
         image_extra = dict(im.extra)
