@@ -82,11 +82,17 @@ if have opencv-python; then
 fi
 
 # 4c. test-only tools: Ultralytics' own label checker (verify_image_label) judges the YOLO-pose
-#     files we write. --no-deps: it would pull opencv-python and a CUDA torchvision; the
-#     checker needs neither.
-if ! have ultralytics==8.4.190 polars requests; then
+#     files we write. It sits in its own folder, put on PYTHONPATH only by the tests that use it:
+#     Ultralytics reads torchvision's version at import, and PyPI's torchvision does not load
+#     beside the CPU torch (and would break mmcv's optional torchvision imports if it sat in the
+#     main environment). --no-deps: the checker needs neither opencv-python nor torchvision code.
+UL="$VENV/ultralytics-checker"
+if [ ! -d "$UL/ultralytics" ] || ! have polars requests; then
+  log "installing Ultralytics' label checker for the tests into $UL"
   "${PIP[@]}" install polars requests
-  "${PIP[@]}" install --no-deps "ultralytics==8.4.190"
+  rm -rf "$UL.tmp"
+  "${PIP[@]}" install --no-deps --no-compile --target "$UL.tmp" "ultralytics==8.4.190" torchvision
+  rm -rf "$UL" && mv "$UL.tmp" "$UL"
 fi
 
 # 5. xtcocotools rebuilt against numpy 2 (its wheel is built for numpy 1.x).

@@ -21,6 +21,17 @@ MPII_SAMPLE = SHARED / "mpii" / "test_mpii.json"
 needs_shared = pytest.mark.skipif(False, reason="kept for old imports: the data is in the repo")
 
 
+#: Ultralytics' label checker lives in its own folder (see scripts/setup_env.sh): run it in a
+#: subprocess with this on PYTHONPATH, never import it into the test process.
+ULTRALYTICS_CHECKER = ROOT / ".venv" / "ultralytics-checker"
+
+
+def run_ultralytics(code: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run Python ``code`` in a subprocess that can import Ultralytics."""
+    env = dict(os.environ, PYTHONPATH=str(ULTRALYTICS_CHECKER), YOLO_OFFLINE="1")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
+
+
 @dataclass
 class Result:
     exit_code: int

@@ -384,8 +384,9 @@ def _written_files(tmp: Path) -> dict[str, tuple[Path, Path]]:
     assert res.exit_code == 0, res.stderr
     out["coco->labelme->coco"] = (p, SHARED / "coco")
     p = tmp / "sample_labelme.json"
-    assert run_cli("convert", "labelme-to-coco", SAMPLE / "labelme", "-o", p).exit_code == 0
-    out["sample labelme"] = (p, SAMPLE / "labelme")
+    res = run_cli("convert", "labelme-to-coco", SAMPLE / "labelme", "--images", SAMPLE, "-o", p)
+    assert res.exit_code == 0, res.stderr
+    out["sample labelme"] = (p, SAMPLE)
     for layout in ("coco17", "mpii16"):
         p = tmp / f"mpii_{layout}.json"
         res = run_cli("convert", "mpii-to-coco", MPII_SAMPLE, "--layout", layout, "--images", SHARED / "mpii", "-o", p)
