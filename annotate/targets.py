@@ -1,25 +1,41 @@
-"""OpenPose training targets: Gaussian keypoint heatmaps with a background channel and
-Part Affinity Fields, plus the decoder that turns them back into people.
+"""OpenPose training targets: Gaussian keypoint heatmaps with a background channel and Part
+Affinity Fields (PAFs), as one codec that pairs ``encode`` with ``decode`` (as mmpose's codecs do).
 
-Conventions (all in *input* pixels, i.e. after the image is scaled to the network input):
+Shapes: ``N`` persons, ``K`` keypoints, ``L`` limbs, maps of ``H x W`` grid cells; a cell is
+``stride`` input pixels (input pixels: the image scaled to the network input).
+
+Conventions:
 
 * grid cell ``i`` of a map with stride ``s`` sits at ``p_i = s*i + s/2 - 0.5``;
-* heatmap ``S_j(p) = max_k exp(-||p - x_jk||^2 / 2 sigma^2)``, values below ``cutoff`` set to 0,
-  and a background channel ``max(0, 1 - max_j S_j)``; only labeled keypoints (v > 0) count;
+* heatmap ``S_j(p) = max_k exp(-||p - x_jk||^2 / 2 sigma^2)``, values below ``cutoff`` set to 0
+  (no cut-off: a square window of 3 sigma, as mmpose), and a background channel
+  ``1 - max_j S_j``; only labeled keypoints (v > 0, finite) count;
 * PAF of limb ``(j1 -> j2)`` of person ``k``: the unit vector ``v = (x2 - x1)/|x2 - x1|`` at
   cells with ``0 <= v.(p - x1) <= |x2 - x1|`` and ``|v_perp.(p - x1)| <= width*s`` (``width``
-  in grid cells, as OpenPose), averaged over the persons non-zero at ``p``; zero-length limbs
+  in grid cells, as OpenPose), averaged over the persons present at ``p``; zero-length limbs
   are skipped.
 
-Every loop runs over keypoints or limbs, never pixels; each one touches only a window around
-its keypoint (the radius where the Gaussian falls to ``cutoff``) or its limb's bounding box.
+Every keypoint of every person is drawn at once (one scatter-max of all windows) and so is
+every limb of every person (one pass over the cells of all their boxes); no loop runs per
+keypoint, limb, person or cell. ``tests/reference_targets.py`` has the same maths written as
+trainers write it (Python loops over windows) and evaluated densely; they agree to 1e-5.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .skeletons import Layout
+
+# windows of at most this many cells are drawn in one go; more are drawn in chunks (memory)
+_CHUNK_CELLS = 1 << 20
+# slack on window bounds computed in floating point, so that rounding never drops a boundary cell
+# (the exact test of every candidate cell decides)
+_EPS = 1e-7
 
 
 @dataclass(frozen=True)
@@ -42,101 +58,350 @@ def gaussian_radius(sigma: float, cutoff: float) -> float:
     return sigma * math.sqrt(2 * math.log(1 / cutoff)) if cutoff > 0 else 3 * sigma
 
 
-def keypoint_heatmaps(keypoints: np.ndarray, grid_hw: tuple[int, int], p: TargetParams) -> np.ndarray:
+def grid_size(input_hw: tuple[int, int], stride: int) -> tuple[int, int]:
+    """``(H, W)`` cells of the maps for an input of ``input_hw`` pixels."""
+    return -(-int(input_hw[0]) // stride), -(-int(input_hw[1]) // stride)
+
+
+# --------------------------------------------------------------------------- encoding
+
+def _counting(n: int) -> np.ndarray:
+    out = np.arange(n, dtype=np.float64)
+    out.flags.writeable = False
+    return out
+
+
+_ARANGE = _counting(1 << 16)  # 0, 1, 2, ... as floats, sliced instead of made per call
+
+
+def _arange(start: int, stop: int) -> np.ndarray:
+    """A read-only view of ``start, ..., stop - 1`` as floats."""
+    global _ARANGE
+    if stop > len(_ARANGE):
+        _ARANGE = _counting(max(stop, 2 * len(_ARANGE)))
+    return _ARANGE[start:stop]
+
+
+def _keypoint_rows(kps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(2, N*K)`` x and y rows (contiguous: numpy's fast loops) and the ``(N*K,)`` mask of the
+    keypoints that are drawn: v > 0 and finite coordinates."""
+    flat = kps.reshape(-1, 3)
+    xy = np.ascontiguousarray(flat[:, :2].T)
+    ok = flat[:, 2] > 0
+    ok &= np.isfinite(xy[0] + xy[1])
+    return xy, ok
+
+
+def _window_cells(r: float, s: int) -> int:
+    """Cells along one axis of a window from ``ceil((x - r)/s - eps)`` that holds every cell within
+    ``r`` of ``x``: the window starts at most one cell early, and then only when that cell is within
+    ``eps`` of the radius."""
+    return int(2 * r / s + 2 * _EPS) + 1
+
+
+def _draw_gaussians(heat: np.ndarray, xy: np.ndarray, channel: np.ndarray, p: TargetParams) -> None:
+    """Scatter-max the Gaussians of keypoints ``xy`` (2, M) into channels ``channel`` of ``heat`` (C, H, W).
+
+    Each keypoint's window is the square of cells within the Gaussian's radius; the 2-D patch is
+    the outer product of the 1-D Gaussians along x and y (exp(-a-b) = exp(-a) exp(-b)), so only
+    2 n exponentials per keypoint for an n x n window. Written for few numpy calls on contiguous
+    arrays: at the usual strides the calls, not the arithmetic, are the cost."""
+    _, H, W = heat.shape
+    s, c0 = p.stride, p.stride / 2 - 0.5
+    r = gaussian_radius(p.sigma, p.cutoff)
+    n = _window_cells(r, s)
+    # (2, n, M): the cells along x and along y of each window (M last: numpy's inner loops run
+    # along the long axis); the window only bounds the work, the cut-off (or the 3-sigma
+    # square) decides each cell
+    first = xy * (1 / s)
+    first -= (r + c0) / s + _EPS
+    np.ceil(first, out=first)
+    idx = first[:, None, :] + _arange(0, n)[:, None]  # whole numbers, as floats
+    cell = np.maximum(idx, 0)
+    np.minimum(cell[0], W - 1, out=cell[0])
+    np.minimum(cell[1], H - 1, out=cell[1])
+    off = cell != idx  # off the grid: g = 0 there, and the clipped cell takes max(x, 0) = x
+    cell = cell.astype(np.intp)
+    d = idx * float(s)
+    d += (c0 - xy)[:, None, :]  # cell centre - keypoint
+    d *= d
+    if p.cutoff <= 0:  # mmpose's square window of 3 sigma, exactly
+        off |= d > r * r
+    np.putmask(d, off, np.inf)
+    d *= -0.5 / p.sigma ** 2
+    g = d.astype(np.float32)  # exponents in float32 (its exp is vectorised), to 1e-7
+    np.exp(g, out=g)
+    patch = g[1][:, None, :] * g[0]  # (n, n, M): rows (y) x columns (x) x keypoints
+    if p.cutoff > 0:
+        np.putmask(patch, patch < np.float32(p.cutoff), 0)
+    row = channel * H + cell[1]
+    row *= W
+    flat = row[:, None, :] + cell[0]
+    np.maximum.at(heat.reshape(-1), flat.reshape(-1), patch.reshape(-1))
+
+
+def _draw_all_gaussians(heat: np.ndarray, xy: np.ndarray, channel: np.ndarray, p: TargetParams) -> None:
+    M = xy.shape[1]
+    if not M or not heat.size:
+        return
+    n = _window_cells(gaussian_radius(p.sigma, p.cutoff), p.stride)
+    step = max(1, _CHUNK_CELLS // (n * n))
+    if step >= M:
+        _draw_gaussians(heat, xy, channel, p)
+        return
+    for i in range(0, M, step):  # windows this large come at stride 1 with a big sigma
+        _draw_gaussians(heat, np.ascontiguousarray(xy[:, i:i + step]), channel[i:i + step], p)
+
+
+def _draw_limbs(pafs: np.ndarray, a: np.ndarray, b: np.ndarray, limb: np.ndarray, p: TargetParams) -> None:
+    """Add limb segments ``a -> b`` (2, S) of limbs ``limb`` (S,) to ``pafs`` (2L, H, W), averaged per cell.
+
+    The candidate cells of all segments (each segment's box grown by the width) are listed in
+    one flat array; the capsule test is the reference's expression term for term, so every
+    cell is decided exactly as the per-pixel maths decides it."""
+    _, H, W = pafs.shape
+    s, c0 = p.stride, p.stride / 2 - 0.5
+    w = p.paf_width * s
+    d = b - a
+    length = d[0] * d[0]
+    length += d[1] * d[1]
+    np.sqrt(length, out=length)
+    if np.count_nonzero(length) < len(length):  # zero-length limbs have no direction
+        keep = length > 0
+        a, b, d, length, limb = a[:, keep], b[:, keep], d[:, keep], length[keep], limb[keep]
+    # box of cells: first and last along x (row 0) and y (row 1), clipped to the grid
+    lo = np.minimum(a, b)
+    lo *= 1 / s
+    lo -= (w + c0) / s + _EPS
+    np.ceil(lo, out=lo)
+    np.maximum(lo, 0, out=lo)
+    hi = np.maximum(a, b)
+    hi *= 1 / s
+    hi += (w - c0) / s + _EPS
+    np.floor(hi, out=hi)
+    np.minimum(hi[0], W - 1, out=hi[0])
+    np.minimum(hi[1], H - 1, out=hi[1])
+    size = hi - lo
+    size += 1
+    np.maximum(size, 0, out=size)  # 0 where off the grid
+    count = (size[0] * size[1]).astype(np.intp)
+    ends = count.cumsum()
+    if not len(ends) or not ends[-1]:
+        return
+    d /= length
+    # per segment, repeated for each of its candidate cells: first cell number, box width,
+    # box origin x, y, x1, y1, vx, vy, length, the limb's x channel in the flat maps
+    seg = np.concatenate([ends - count, size[0], lo.ravel(), a.ravel(), d.ravel(), length,
+                          limb * float(2 * H * W)]).reshape(10, -1)
+    hits = []
+    start = 0
+    while start < len(ends):  # chunks of at most _CHUNK_CELLS candidate cells (one, normally)
+        done = int(ends[start - 1]) if start else 0
+        stop = len(ends) if ends[-1] - done <= _CHUNK_CELLS else \
+            max(int(np.searchsorted(ends, done + _CHUNK_CELLS, side="right")), start + 1)
+        c = np.repeat(seg[:, start:stop], count[start:stop], axis=1)  # (10, T)
+        local = _arange(done, int(ends[stop - 1])) - c[0]  # number of the cell in its box, row by row
+        rows = local / c[1]
+        np.floor(rows, out=rows)
+        cols = rows * c[1]
+        np.subtract(local, cols, out=cols)
+        cols += c[2]
+        rows += c[3]
+        dx = cols * s  # exact: (c * s + c0) - x1, term for term as the reference
+        dx += c0
+        dx -= c[4]
+        dy = rows * s
+        dy += c0
+        dy -= c[5]
+        along = c[6] * dx
+        along += c[7] * dy
+        across = c[6] * dy
+        across -= c[7] * dx
+        np.abs(across, out=across)
+        ok = along >= 0
+        ok &= along <= c[8]
+        ok &= across <= w
+        inside = np.flatnonzero(ok)
+        rows *= W
+        rows += cols
+        rows += c[9]
+        hits.append((rows.take(inside).astype(np.intp), c[6].take(inside).astype(np.float32),
+                     c[7].take(inside).astype(np.float32)))
+        start = stop
+    flat, vx, vy = hits[0] if len(hits) == 1 else (np.concatenate(h) for h in zip(*hits))
+    _accumulate_mean(pafs.reshape(-1), flat, H * W, vx, vy)
+
+
+def _accumulate_mean(out: np.ndarray, flat: np.ndarray, offset: int, vx: np.ndarray, vy: np.ndarray) -> None:
+    """``out[flat] = mean vx``, ``out[flat + offset] = mean vy`` over repeated indices (``out`` is 0 there).
+
+    ``out[flat]`` first counts the segments at each cell (no scratch map), then holds the mean."""
+    if not len(flat):
+        return
+    np.add.at(out, flat, np.float32(1))
+    n = out[flat]
+    if n.max() == 1:  # no cell has two persons' limbs: plain assignment
+        out[flat] = vx
+        flat += offset
+        out[flat] = vy
+        return
+    out[flat] = 0
+    np.add.at(out, flat, vx / n)
+    flat += offset
+    np.add.at(out, flat, vy / n)
+
+
+def _draw_all_limbs(pafs: np.ndarray, xy: np.ndarray, ok: np.ndarray, K: int, limb_a: np.ndarray,
+                    limb_b: np.ndarray, p: TargetParams) -> None:
+    """All limbs of all persons whose two keypoints are labeled (``xy`` (2, N*K), ``ok`` (N*K,))."""
+    if not len(limb_a) or not pafs.size or not len(ok):
+        return
+    ok = ok.reshape(-1, K)
+    n_idx, l_idx = np.nonzero(ok.take(limb_a, axis=1) & ok.take(limb_b, axis=1))
+    if len(n_idx):
+        n_idx *= K
+        _draw_limbs(pafs, xy.take(n_idx + limb_a.take(l_idx), axis=1), xy.take(n_idx + limb_b.take(l_idx), axis=1),
+                    l_idx, p)
+
+
+def _as_keypoints(keypoints: np.ndarray, K: int | None = None) -> np.ndarray:
+    kps = np.asarray(keypoints, dtype=np.float64)
+    if kps.ndim != 3 or kps.shape[2] != 3 or (K is not None and kps.shape[1] != K):
+        raise ValueError(f"keypoints of shape {kps.shape}; expected (N, {'K' if K is None else K}, 3)")
+    return kps
+
+
+def keypoint_heatmaps(keypoints: np.ndarray, grid_hw: tuple[int, int], p: TargetParams,
+                      out: np.ndarray | None = None) -> np.ndarray:
     """``(K, H, W)`` float32 Gaussian confidence maps (no background channel).
 
-    ``keypoints`` is ``(N, K, 3)`` in input pixels; v = 0 keypoints are ignored.
-    """
-    kps = np.asarray(keypoints, dtype=np.float64)
-    N, K = kps.shape[:2]
-    H, W = grid_hw
-    heat = np.zeros((K, H, W), dtype=np.float32)
-    n_idx, k_idx = np.nonzero((kps[:, :, 2] > 0) & np.isfinite(kps[:, :, :2]).all(-1))
-    if not len(n_idx):
-        return heat
-    s = p.stride
-    xy = kps[n_idx, k_idx, :2]
-    r = gaussian_radius(p.sigma, p.cutoff)
-    # window of cells whose centre is within r of the keypoint: ceil((x - r - c0)/s) .. floor((x + r - c0)/s)
-    c0 = s / 2 - 0.5
-    lo = np.ceil((xy - r - c0) / s).astype(np.int64)
-    hi = np.floor((xy + r - c0) / s).astype(np.int64) + 1
-    lo_c = np.maximum(lo, 0)
-    hi_c = np.minimum(hi, [W, H])
-    keep = (hi_c > lo_c).all(axis=1)
-    n_win = int(np.max(hi - lo)) if len(lo) else 0
-    # 1-D Gaussians for every keypoint at once: (M, n_win) along x and along y
-    offs = np.arange(n_win)
-    inv = -1.0 / (2 * p.sigma ** 2)
-    gx = np.exp(inv * (s * (lo[:, 0:1] + offs) + c0 - xy[:, 0:1]) ** 2).astype(np.float32)
-    gy = np.exp(inv * (s * (lo[:, 1:2] + offs) + c0 - xy[:, 1:2]) ** 2).astype(np.float32)
-    if n_win <= 24:
-        # small windows (the usual strides): all patches at once, one scatter-max; past about
-        # 24 cells a side the scatter costs more than a Python loop over windows
-        patch = gy[:, :, None] * gx[:, None, :]  # (M, n_win, n_win)
-        rows = lo[:, 1:2, None] + offs[None, :, None]
-        cols = lo[:, 0:1, None] + offs[None, None, :]
-        ok = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W) & (patch >= p.cutoff)
-        flat = (k_idx[:, None, None] * H + rows) * W + cols
-        np.maximum.at(heat.reshape(-1), flat[ok], patch[ok])
-        return heat
-    for m in np.flatnonzero(keep):  # large windows (stride 1, big sigma): one window at a time
-        (x0, y0), (x1, y1), (lx, ly) = lo_c[m], hi_c[m], lo[m]
-        patch = gy[m, y0 - ly:y1 - ly, None] * gx[m, None, x0 - lx:x1 - lx]
-        if p.cutoff > 0:
-            patch[patch < p.cutoff] = 0
-        view = heat[k_idx[m], y0:y1, x0:x1]
-        np.maximum(view, patch, out=view)
+    ``keypoints`` is ``(N, K, 3)`` in input pixels; unlabeled (v = 0) keypoints are ignored.
+    ``out``: a zeroed ``(K, H, W)`` float32 array to draw into."""
+    kps = _as_keypoints(keypoints)
+    K = kps.shape[1]
+    heat = np.zeros((K, *grid_hw), np.float32) if out is None else out
+    xy, ok = _keypoint_rows(kps)
+    m = np.flatnonzero(ok)
+    _draw_all_gaussians(heat, xy.take(m, axis=1), m % K, p)
     return heat
 
 
 def with_background(heat: np.ndarray) -> np.ndarray:
-    """Append the background channel ``max(0, 1 - max_j S_j)``."""
-    bg = np.clip(1.0 - (heat.max(axis=0) if len(heat) else 0.0), 0.0, None)
-    return np.concatenate([heat, np.asarray(bg, np.float32)[None]], axis=0)
+    """Append the background channel ``1 - max_j S_j``."""
+    out = np.empty((heat.shape[0] + 1, *heat.shape[1:]), np.float32)
+    out[:-1] = heat
+    _background(out)
+    return out
 
 
-def part_affinity_fields(keypoints: np.ndarray, limbs: list[tuple[int, int]] | tuple,
-                         grid_hw: tuple[int, int], p: TargetParams) -> np.ndarray:
-    """``(2L, H, W)`` float32 PAFs: channels ``2l`` (x) and ``2l + 1`` (y) for limb ``l``."""
-    kps = np.asarray(keypoints, dtype=np.float64)
-    H, W = grid_hw
-    s = p.stride
-    width = p.paf_width * s
-    xs_all, ys_all = cell_centres(W, s), cell_centres(H, s)
-    pafs = np.zeros((2 * len(limbs), H, W), dtype=np.float32)
-    for li, (a, b) in enumerate(limbs):
-        both = (kps[:, a, 2] > 0) & (kps[:, b, 2] > 0)
-        if not both.any():
-            continue
-        acc = np.zeros((2, H, W), dtype=np.float64)
-        count = np.zeros((H, W), dtype=np.int32)
-        for n in np.flatnonzero(both):
-            x1, x2 = kps[n, a, :2], kps[n, b, :2]
-            d = x2 - x1
-            length = math.hypot(d[0], d[1])
-            if not (length > 0 and np.isfinite(length)):
-                continue
-            v = d / length
-            # the capsule lies inside the segment's box grown by the width
-            lo = np.minimum(x1, x2) - width
-            hi = np.maximum(x1, x2) + width
-            ix0, ix1 = np.searchsorted(xs_all, lo[0]), np.searchsorted(xs_all, hi[0], side="right")
-            iy0, iy1 = np.searchsorted(ys_all, lo[1]), np.searchsorted(ys_all, hi[1], side="right")
-            if ix1 <= ix0 or iy1 <= iy0:
-                continue
-            dx = xs_all[ix0:ix1][None, :] - x1[0]
-            dy = ys_all[iy0:iy1][:, None] - x1[1]
-            along = v[0] * dx + v[1] * dy
-            across = np.abs(v[0] * dy - v[1] * dx)
-            mask = (along >= 0) & (along <= length) & (across <= width)
-            acc[0, iy0:iy1, ix0:ix1] += mask * v[0]
-            acc[1, iy0:iy1, ix0:ix1] += mask * v[1]
-            count[iy0:iy1, ix0:ix1] += mask
-        nz = count > 0
-        pafs[2 * li][nz] = acc[0][nz] / count[nz]
-        pafs[2 * li + 1][nz] = acc[1][nz] / count[nz]
+def _background(heat_bg: np.ndarray) -> None:
+    """Fill the last channel of ``(K+1, H, W)`` with ``1 - max`` of the others."""
+    bg = heat_bg[-1]
+    if len(heat_bg) > 1:
+        np.max(heat_bg[:-1], axis=0, out=bg)
+        np.subtract(np.float32(1), bg, out=bg)
+    else:
+        bg.fill(1)
+
+
+def _limb_arrays(limbs: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    arr = np.asarray(limbs, dtype=np.intp).reshape(-1, 2)
+    return np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
+
+
+def part_affinity_fields(keypoints: np.ndarray, limbs: Sequence[tuple[int, int]], grid_hw: tuple[int, int],
+                         p: TargetParams, out: np.ndarray | None = None) -> np.ndarray:
+    """``(2L, H, W)`` float32 PAFs: channels ``2l`` (x) and ``2l + 1`` (y) for limb ``l``.
+
+    ``out``: a zeroed ``(2L, H, W)`` float32 array to draw into."""
+    kps = _as_keypoints(keypoints)
+    pafs = np.zeros((2 * len(limbs), *grid_hw), np.float32) if out is None else out
+    xy, ok = _keypoint_rows(kps)
+    _draw_all_limbs(pafs, xy, ok, kps.shape[1], *_limb_arrays(limbs), p)
     return pafs
+
+
+class Targets(NamedTuple):
+    """One image's targets: views into one float32 buffer."""
+
+    heatmaps: np.ndarray  # (K+1, H, W), last channel = background
+    pafs: np.ndarray  # (2L, H, W), x and y per limb
+
+
+# --------------------------------------------------------------------------- the codec
+
+@dataclass(frozen=True)
+class OpenPoseCodec:
+    """Encode persons as OpenPose targets and decode targets back into persons.
+
+    Encoding: ``(N, K, 3)`` keypoints in input pixels -> ``(K+1, H, W)`` heatmaps (last =
+    background) and ``(2L, H, W)`` PAFs, with ``params``. Decoding: peak NMS on the heatmaps,
+    the PAF line integral between candidate pairs, greedy matching per limb and assembly ->
+    ``(P, K, 3)`` in input pixels with ``v`` = peak score.
+    """
+
+    num_keypoints: int
+    limbs: tuple[tuple[int, int], ...]
+    params: TargetParams = TargetParams()
+    peak_threshold: float = 0.1  # decode: lowest heatmap peak kept
+    paf_threshold: float = 0.05  # decode: lowest PAF . direction counted as an inlier sample
+    paf_samples: int = 10  # decode: samples of the line integral
+    min_inlier_ratio: float = 0.8  # decode: share of samples that must be inliers
+    min_keypoints: int = 2  # decode: persons with fewer keypoints are dropped
+    _limb_a: np.ndarray = field(init=False, repr=False, compare=False)
+    _limb_b: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        limbs = tuple((int(a), int(b)) for a, b in self.limbs)
+        bad = [lb for lb in limbs if not (0 <= lb[0] < self.num_keypoints and 0 <= lb[1] < self.num_keypoints)]
+        if bad:
+            raise ValueError(f"limbs {bad} name keypoints outside 0..{self.num_keypoints - 1}")
+        object.__setattr__(self, "limbs", limbs)
+        la, lb = _limb_arrays(limbs)
+        object.__setattr__(self, "_limb_a", la)
+        object.__setattr__(self, "_limb_b", lb)
+
+    @classmethod
+    def from_layout(cls, layout: Layout, params: TargetParams = TargetParams(), **decode_options) -> "OpenPoseCodec":
+        """The codec of a :class:`annotate.skeletons.Layout` (its keypoints and limbs)."""
+        return cls(layout.num_keypoints, tuple(layout.limbs), params, **decode_options)
+
+    @property
+    def num_channels(self) -> tuple[int, int]:
+        """(heatmap channels with background, PAF channels)."""
+        return self.num_keypoints + 1, 2 * len(self.limbs)
+
+    def grid_size(self, input_hw: tuple[int, int]) -> tuple[int, int]:
+        """``(H, W)`` of the maps for an input of ``input_hw`` pixels."""
+        return grid_size(input_hw, self.params.stride)
+
+    def encode(self, keypoints: np.ndarray, grid_hw: tuple[int, int]) -> Targets:
+        """Heatmaps (with background) and PAFs of persons ``(N, K, 3)`` (input pixels) on a
+        ``grid_hw`` grid; both are views into one zeroed buffer."""
+        kps = _as_keypoints(keypoints, self.num_keypoints)
+        k1, l2 = self.num_channels
+        buf = np.zeros((k1 + l2, *grid_hw), np.float32)
+        heat, pafs = buf[:k1], buf[k1:]
+        xy, ok = _keypoint_rows(kps)
+        m = np.flatnonzero(ok)
+        _draw_all_gaussians(heat, xy.take(m, axis=1), m % self.num_keypoints, self.params)
+        _background(heat)
+        _draw_all_limbs(pafs, xy, ok, self.num_keypoints, self._limb_a, self._limb_b, self.params)
+        return Targets(heat, pafs)
+
+    def decode(self, heatmaps: np.ndarray, pafs: np.ndarray) -> np.ndarray:
+        """Persons ``(P, K, 3)`` in input pixels (``v`` = peak score) from heatmaps (``K`` or
+        ``K+1`` channels; a background channel is ignored) and PAFs ``(2L, H, W)``.
+
+        Raises ValueError when the layout has no limbs: without PAFs nothing tells which
+        keypoints belong to one person."""
+        if not self.limbs:
+            raise ValueError("the layout has no skeleton (no limbs), so there are no PAFs to tell which "
+                             "keypoints belong together: no person can be decoded")
+        if len(heatmaps) not in (self.num_keypoints, self.num_keypoints + 1) or len(pafs) != 2 * len(self.limbs):
+            raise ValueError(f"{len(heatmaps)} heatmap and {len(pafs)} PAF channels; expected "
+                             f"{self.num_keypoints} (+1) and {2 * len(self.limbs)}")
+        return _decode(heatmaps[:self.num_keypoints], pafs, self)
 
 
 # --------------------------------------------------------------------------- decoding
@@ -172,22 +437,18 @@ def _refine(ch: np.ndarray, peak: np.ndarray) -> tuple[float, float]:
     return (float((xx * w).sum() / tot), float((yy * w).sum() / tot)) if tot > 0 else (float(c), float(r))
 
 
-def decode(heatmaps: np.ndarray, pafs: np.ndarray, limbs: list[tuple[int, int]] | tuple, stride: int,
-           peak_threshold: float = 0.1, paf_threshold: float = 0.05, samples: int = 10,
-           min_inlier_ratio: float = 0.8, min_keypoints: int = 2) -> np.ndarray:
-    """People from keypoint heatmaps (``K`` channels, no background) and PAFs: peak NMS, PAF line integral,
-    greedy matching per limb and assembly. Returns ``(P, K, 3)`` in input pixels, ``v`` = peak score."""
-    K = len(heatmaps)
-    heat = heatmaps[:K]
-    peaks = find_peaks(heat, peak_threshold)
+def _decode(heat: np.ndarray, pafs: np.ndarray, codec: OpenPoseCodec) -> np.ndarray:
+    K = len(heat)
+    stride = codec.params.stride
+    peaks = find_peaks(heat, codec.peak_threshold)
     H, W = heat.shape[1:]
     # per keypoint, refined peak positions in grid cells and their scores
     pos = [np.array([_refine(heat[j], pk) for pk in peaks[j]]).reshape(-1, 2) for j in range(K)]
     score = [peaks[j][:, 2] for j in range(K)]
     people: list[np.ndarray] = []  # each: (K,) peak index or -1
     owner: list[dict[int, int]] = [dict() for _ in range(K)]  # peak index -> person
-    t = np.linspace(0, 1, samples)
-    for li, (a, b) in enumerate(limbs):
+    t = np.linspace(0, 1, codec.paf_samples)
+    for li, (a, b) in enumerate(codec.limbs):
         pa, pb = pos[a], pos[b]
         if not len(pa) or not len(pb):
             continue
@@ -201,10 +462,10 @@ def decode(heatmaps: np.ndarray, pafs: np.ndarray, limbs: list[tuple[int, int]] 
         pts = pa[:, None, None, :] + ts[..., None] * d[:, :, None, :]  # (A, B, S, 2)
         ci = np.clip(np.rint(pts[..., 0]).astype(int), 0, W - 1)
         ri = np.clip(np.rint(pts[..., 1]).astype(int), 0, H - 1)
-        field = np.stack([pafs[2 * li][ri, ci], pafs[2 * li + 1][ri, ci]], axis=-1)  # (A, B, S, 2)
-        dots = (field * unit[:, :, None, :]).sum(-1)
+        field_ = np.stack([pafs[2 * li][ri, ci], pafs[2 * li + 1][ri, ci]], axis=-1)  # (A, B, S, 2)
+        dots = (field_ * unit[:, :, None, :]).sum(-1)
         mean = dots.mean(-1) + np.minimum(0.5 * H / np.maximum(norm, 1e-6) - 1, 0)
-        ok = ((dots > paf_threshold).mean(-1) >= min_inlier_ratio) & (mean > 0) & (norm > 0)
+        ok = ((dots > codec.paf_threshold).mean(-1) >= codec.min_inlier_ratio) & (mean > 0) & (norm > 0)
         cand = sorted(((mean[i, j], i, j) for i, j in zip(*np.nonzero(ok))), reverse=True)
         used_a, used_b = set(), set()
         for _, i, j in cand:
@@ -235,7 +496,7 @@ def decode(heatmaps: np.ndarray, pafs: np.ndarray, limbs: list[tuple[int, int]] 
                     people[pj] = np.full(K, -1)
     out = []
     for person in people:
-        if (person >= 0).sum() < min_keypoints:
+        if (person >= 0).sum() < codec.min_keypoints:
             continue
         kp = np.zeros((K, 3))
         for j in np.flatnonzero(person >= 0):
@@ -243,3 +504,13 @@ def decode(heatmaps: np.ndarray, pafs: np.ndarray, limbs: list[tuple[int, int]] 
             kp[j, 2] = score[j][person[j]]
         out.append(kp)
     return np.stack(out) if out else np.zeros((0, K, 3))
+
+
+def decode(heatmaps: np.ndarray, pafs: np.ndarray, limbs: Sequence[tuple[int, int]], stride: int,
+           peak_threshold: float = 0.1, paf_threshold: float = 0.05, samples: int = 10,
+           min_inlier_ratio: float = 0.8, min_keypoints: int = 2) -> np.ndarray:
+    """People from keypoint heatmaps (``K`` channels, no background) and PAFs: a shortcut for
+    :meth:`OpenPoseCodec.decode` with these parameters."""
+    codec = OpenPoseCodec(len(heatmaps), tuple(limbs), TargetParams(stride=stride), peak_threshold,
+                          paf_threshold, samples, min_inlier_ratio, min_keypoints)
+    return codec.decode(heatmaps, pafs)

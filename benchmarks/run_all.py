@@ -13,9 +13,11 @@ HERE = Path(__file__).resolve().parent
 QUICK = "--quick" in sys.argv
 RUNS = [
     ["bench_targets.py"],
+    ["bench_render.py", "--images", "500" if QUICK else "5000"],
     ["bench_labelme.py", "--files", "2000" if QUICK else "20000"],
     ["bench_validate.py", "--annotations", "15000" if QUICK else "150000", "--images", "6400" if QUICK else "64115"],
     ["bench_mpii.py", "--images", "2500" if QUICK else "25000", "--people", "4000" if QUICK else "40000"],
+    ["bench_yolo.py", "--images", "6400" if QUICK else "64115", "--persons", "15000" if QUICK else "150000"],
     ["bench_prelabel.py", "--images", "4" if QUICK else "8", "--batch-size", "2", "--workers", "2"],
 ]
 
