@@ -51,7 +51,8 @@ MAX_IMAGE_SIDE = 1_000_000  # pixels; anything larger is a corrupt size, not an 
 
 
 def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
+    """An integer JSON number that fits the int64 columns ids are held in."""
+    return isinstance(x, int) and not isinstance(x, bool) and -2**63 <= x < 2**63
 
 
 def _is_number(x: Any) -> bool:

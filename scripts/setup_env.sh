@@ -120,11 +120,15 @@ python -m compileall -q "$ROOT/annotate" "$ROOT/converters" "$ROOT/models" >/dev
 
 # 8. programs the tests drive as a person would (a real X display for labelme, a real browser
 #    for the validation page), from Debian's packages where this machine can install them.
-if ! command -v Xvfb >/dev/null 2>&1 || ! command -v chromium-headless-shell >/dev/null 2>&1; then
+#    The xcb libraries are what Qt's xcb platform plugin (PyQt5, so labelme) needs on a display.
+DEBS=(xvfb xauth chromium-headless-shell libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
+      libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0)
+if ! command -v Xvfb >/dev/null 2>&1 || ! command -v chromium-headless-shell >/dev/null 2>&1 \
+    || ! { command -v dpkg-query >/dev/null 2>&1 && dpkg-query -W "${DEBS[@]}" >/dev/null 2>&1; }; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    log "installing xvfb and chromium-headless-shell (Debian) for the GUI and browser tests"
+    log "installing xvfb, chromium-headless-shell and Qt's xcb libraries (Debian) for the GUI and browser tests"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        xvfb xauth chromium-headless-shell; } >/dev/null 2>&1 \
+        "${DEBS[@]}"; } >/dev/null 2>&1 \
       || log "could not install xvfb/chromium-headless-shell; those tests will say why they skip"
   else
     log "xvfb/chromium-headless-shell missing and not root: the GUI and browser tests will skip"

@@ -120,9 +120,10 @@ def plant_crowd_kps(d, a):
 
 
 def plant_bone_length(d, a):
-    x, y = a["keypoints"][3 * 9: 3 * 9 + 2]
-    _kp(a, 9, x=x, y=y + 20 * (a["bbox"][3]))  # a wrist 20 body-heights from its elbow
-    _kp(a, 9, v=2)
+    """A wrist clicked on its elbow's edge: the forearm 2% of its length (inside the box)."""
+    ex, ey = a["keypoints"][3 * 7: 3 * 7 + 2]
+    wx, wy = a["keypoints"][3 * 9: 3 * 9 + 2]
+    _kp(a, 9, x=ex + 0.02 * (wx - ex), y=ey + 0.02 * (wy - ey), v=2)
 
 
 def plant_left_right_swap(d, a):
@@ -133,6 +134,24 @@ def plant_left_right_swap(d, a):
 def plant_same_spot(d, a):
     k = a["keypoints"]
     k[3 * 7], k[3 * 7 + 1] = k[3 * 5], k[3 * 5 + 1]
+
+
+def plant_iscrowd_missing(d, a):
+    del a["iscrowd"]
+
+
+def plant_annotation_id_zero(d, a):
+    a["id"] = 0
+
+
+def plant_image_size_missing(d, a):
+    im = next(im for im in d["images"] if im["id"] == a["image_id"])
+    del im["width"]
+
+
+def plant_visibility_at_origin(d, a):
+    """The fault of issue 13 item 12: a v=0.3 point at (0, 0)."""
+    _kp(a, 9, x=0, y=0, v=0.3)
 
 
 def plant_duplicate(d, a):
@@ -156,7 +175,12 @@ PLANTS = [
     ("plausibility.bone_length", plant_bone_length),
     ("plausibility.left_right_swap", plant_left_right_swap),
     ("plausibility.same_spot", plant_same_spot),
+    ("consistency.iscrowd_missing", plant_iscrowd_missing),
+    ("consistency.annotation_id_zero", plant_annotation_id_zero),
+    ("schema.visibility_value", plant_visibility_at_origin),
 ]
+ERRORS_FOR_DOWNSTREAM_TOOLS = {"consistency.iscrowd_missing", "consistency.annotation_id_zero",
+                               "consistency.area_missing", "consistency.image_size_missing"}
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +201,139 @@ def test_planted_defect_is_flagged_on_exactly_that_annotation(rule, plant, basel
     p.write_text(json.dumps(d))
     f, _ = validate_file(p)
     assert _flagged(f, rule) - _flagged(baseline, rule) == {a["id"]}, f[f["rule"] == rule]
+
+
+def _rules_on(findings, ann_id):
+    return sorted(findings.loc[findings["ann_id"] == ann_id, "rule"])
+
+
+@pytest.mark.parametrize("rule, plant", PLANTS, ids=[f"{r}:{p.__name__}" for r, p in PLANTS])
+def test_one_fault_gives_one_finding(rule, plant, baseline, tmp_path):
+    """The planted annotation gets exactly one finding more than it had, from the planted rule:
+    downstream rules skip what a more basic rule reported (issue 13, item 12)."""
+    d = _base()
+    a = d["annotations"][_full(d)]
+    before = _rules_on(baseline, a["id"])
+    plant(d, a)
+    p = tmp_path / "planted.json"
+    p.write_text(json.dumps(d))
+    f, _ = validate_file(p)
+    after = _rules_on(f, a["id"])
+    for r in before:
+        if r in after:
+            after.remove(r)
+    assert after == [rule], f[f["ann_id"] == a["id"]].to_string()
+
+
+def test_image_without_size_is_an_error_for_every_such_image(tmp_path):
+    d = json.loads(COCO_SAMPLE.read_text())
+    d["images"][0].pop("width")
+    d["images"][1].pop("height")
+    d["images"].append({"id": 5, "file_name": "no_people.jpg"})  # an image with no annotation
+    p = tmp_path / "nosize.json"
+    p.write_text(json.dumps(d))
+    f, _ = validate_file(p)
+    rows = f[f["rule"] == "consistency.image_size_missing"]
+    assert set(rows["image_id"]) == {d["images"][0]["id"], d["images"][1]["id"], 5}
+    assert set(rows["severity"]) == {"error"} and rows["ann_id"].isna().all()
+    assert exit_code(f, "error") == 1
+
+
+def test_crowd_region_without_area_is_an_error(tmp_path):
+    d = json.loads(COCO_SAMPLE.read_text())
+    crowd = next(a for a in d["annotations"] if a["num_keypoints"] == 0)
+    crowd.update(iscrowd=1)  # a crowd region (no keypoints) without area
+    del crowd["area"]
+    p = tmp_path / "crowd.json"
+    p.write_text(json.dumps(d))
+    f, _ = validate_file(p)
+    assert _flagged(f, "consistency.area_missing") == {crowd["id"]}
+
+
+def test_errors_for_downstream_tools_match_what_pycocotools_rejects(tmp_path):
+    """Each of these files makes pycocotools' COCOeval fail or score the ground truth against
+    itself below 1.0, and validate calls each an error (issue 13, item 10)."""
+    import contextlib
+    import io
+
+    import numpy as np
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    def ap_against_itself(doc):
+        path = tmp_path / "gt.json"
+        path.write_text(json.dumps(doc))
+        with contextlib.redirect_stdout(io.StringIO()):
+            gt = COCO(str(path))
+            dets = [dict(a, score=1.0) for a in doc["annotations"]
+                    if not a.get("iscrowd") and any(a["keypoints"][2::3])]
+            ev = COCOeval(gt, gt.loadRes(dets), "keypoints")
+            ev.evaluate(), ev.accumulate(), ev.summarize()
+        return ev.stats[0]
+
+    clean = json.loads(COCO_SAMPLE.read_text())
+    assert ap_against_itself(clean) == pytest.approx(1.0)
+    for rule, change in [("consistency.iscrowd_missing", lambda d: d["annotations"][0].pop("iscrowd")),
+                         ("consistency.area_missing", lambda d: d["annotations"][0].pop("area")),
+                         ("consistency.annotation_id_zero", lambda d: d["annotations"][0].update(id=0))]:
+        d = copy.deepcopy(clean)
+        change(d)
+        try:
+            broken = ap_against_itself(d) < 0.999
+        except KeyError:
+            broken = True
+        assert broken, rule
+        p = tmp_path / "x.json"
+        p.write_text(json.dumps(d))
+        f, _ = validate_file(p)
+        assert rule in set(f.loc[f["severity"] == "error", "rule"]), rule
+        assert np.isin(f.loc[f["rule"] == rule, "ann_id"].dropna(), [a["id"] for a in d["annotations"]]).all()
+
+
+def test_findings_files_write_ids_as_integers(tmp_path):
+    """Image-level findings (no annotation id) beside annotation-level ones must not turn the
+    ids into floats (500742.0); findings.csv lists errors first."""
+    import csv
+
+    d = json.loads(COCO_SAMPLE.read_text())
+    d["images"][0].pop("width")  # an image-level error
+    d["annotations"][3]["num_keypoints"] += 1  # an annotation-level error
+    d["annotations"].append(dict(d["annotations"][4], id="a7"))  # an id that is not an integer
+    p = tmp_path / "ids.json"
+    p.write_text(json.dumps(d))
+    res = run_cli("validate", p, "--report", tmp_path / "rep")
+    assert res.exit_code == 1
+    text = (tmp_path / "rep" / "findings.csv").read_text()
+    assert ".0," not in text
+    rows = list(csv.DictReader(text.splitlines()))
+    assert str(d["annotations"][3]["id"]) in {r["ann_id"] for r in rows}
+    sev = [r["severity"] for r in rows]
+    assert sev == sorted(sev, key=lambda s: s != "error")
+    records = json.loads((tmp_path / "rep" / "findings.json").read_text())
+    for r in records:
+        assert r["image_id"] is None or type(r["image_id"]) is int
+        assert r["ann_id"] is None or type(r["ann_id"]) is int
+    bad_id = next(r for r in records if r["rule"] == "schema.annotation_id")
+    assert bad_id["ann_id"] is None and bad_id["value"] == "a7"
+
+
+def test_terminal_summary_fits_80_columns(tmp_path, monkeypatch):
+    from annotate import console
+
+    monkeypatch.setenv("COLUMNS", "80")
+    console._consoles.cache_clear()  # rich reads the width when its console is made
+    try:
+        res = run_cli("validate", SAMPLE / "coco" / "with_defects.json")
+    finally:
+        console._consoles.cache_clear()
+    assert res.exit_code == 1
+    lines = res.stdout.splitlines()
+    assert lines[-1].startswith("FAIL: 3 errors, 1 warning in 7 annotations")  # then the file's path
+    assert all(len(line) <= 80 for line in lines[:-1]), "\n".join(lines)
+    import re
+    rules = set(re.findall(r"(?:schema|consistency|plausibility|image)\.[a-z_]+", res.stdout))
+    raw = set(json.loads(json.dumps(list(validate_file(SAMPLE / "coco" / "with_defects.json")[0]["rule"]))))
+    assert raw <= rules  # every rule id whole on one line
 
 
 def test_duplicate_person_is_flagged(baseline, tmp_path):

@@ -40,11 +40,15 @@ def validate_object(obj: object, path: str | Path = "<memory>", images_dir: str 
     opts = opts or ValidationOptions()
     f = Findings()
     ds = from_coco_dict(obj, path, f.reporter())
-    check_consistency(ds, f, opts.tolerance, opts.box_margin)
-    check_plausibility(ds, f, opts.z_threshold, opts.min_samples, opts.asym_ratio)
+    usable = check_consistency(ds, f, opts.tolerance, opts.box_margin)
+    check_plausibility(ds, f, opts.z_threshold, opts.min_samples, opts.asym_ratio, usable=usable)
     if images_dir is not None:
         check_images(ds, Path(images_dir), f)
-    return f.frame(), ds
+    frame = f.frame()
+    # annotations of the keypoint categories in the file, those left out by schema errors included
+    anns = obj.get("annotations") if isinstance(obj, dict) else None
+    frame.attrs["annotations_in_file"] = (len(anns) - len(ds.other_annotations)) if isinstance(anns, list) else len(ds)
+    return frame, ds
 
 
 def exit_code(findings: pd.DataFrame, fail_on: str) -> int:

@@ -24,6 +24,8 @@ def check_images(ds: KeypointDataset, images_dir: Path, f: Findings) -> None:
         except PosekitError:
             f.add("image.unreadable", "error", im.id, None, f"{im.file_name} is not a readable image")
             continue
-        if (im.width, im.height) != (w, h) and im.width is not None:
+        if im.width is None or im.height is None:
+            continue  # reported as consistency.image_size_missing (one fault, one finding)
+        if (im.width, im.height) != (w, h):
             f.add("image.size_mismatch", "error", im.id, None,
                   f"JSON says {im.width}x{im.height} but {im.file_name} is {w}x{h}", f"{w}x{h}")

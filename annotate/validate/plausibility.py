@@ -37,12 +37,18 @@ def _robust_z(x: np.ndarray) -> np.ndarray:
 
 
 def check_plausibility(ds: KeypointDataset, f: Findings, z_threshold: float = 6.0, min_samples: int = 20,
-                       asym_ratio: float = 3.0, same_spot_px: float = 0.5, dup_threshold: float = 0.02) -> None:
+                       asym_ratio: float = 3.0, same_spot_px: float = 0.5, dup_threshold: float = 0.02,
+                       usable: np.ndarray | None = None) -> None:
+    """``usable`` ``(N, K)``: the keypoints to judge (labeled, not reported by a more basic rule;
+    default every labeled keypoint of a non-crowd annotation). A limb already reported for its
+    length is not reported again as a left/right asymmetry."""
     if not len(ds):
         return
     layout: Layout = ds.category.layout
     kps = ds.keypoints
     lab = (kps[:, :, 2] > 0) & np.isfinite(kps).all(axis=2) & ~ds.iscrowd[:, None]
+    if usable is not None:
+        lab &= usable
     scale = person_scale(ds)
     ids, imgs = ds.ann_id, ds.image_id
     names = ds.category.keypoints
@@ -55,12 +61,14 @@ def check_plausibility(ds: KeypointDataset, f: Findings, z_threshold: float = 6.
         length = np.linalg.norm(kps[:, a, :2] - kps[:, b, :2], axis=2)
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(both & (length > 0) & (scale[:, None] > 0), np.log(length / scale[:, None]), np.nan)
+        long_or_short = np.zeros_like(both)  # (N, L): limbs reported for their length
         for li, (ja, jb) in enumerate(limbs):
             col = rel[:, li]
             if np.isfinite(col).sum() < min_samples:
                 continue
             z = _robust_z(col)
             hit = np.abs(z) > z_threshold
+            long_or_short[:, li] = hit
             if hit.any():
                 ratio = np.exp(col[hit] - np.nanmedian(col))
                 f.add_rows("plausibility.bone_length", "warning", imgs[hit], ids[hit],
@@ -76,6 +84,7 @@ def check_plausibility(ds: KeypointDataset, f: Findings, z_threshold: float = 6.
                 continue
             la, lb = length[:, li], length[:, mirror]
             ok = both[:, li] & both[:, mirror] & (np.minimum(la, lb) > 0.05 * np.nan_to_num(scale, nan=np.inf))
+            ok &= ~long_or_short[:, li] & ~long_or_short[:, mirror]
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.maximum(la, lb) / np.minimum(la, lb)
             hit = ok & (ratio > asym_ratio)
