@@ -156,6 +156,21 @@ class Mapping:
         used = {s for s, _ in self.pairs} | {a for a, _, _ in self.midpoints} | {b for _, b, _ in self.midpoints}
         return [n for i, n in enumerate(self.src.keypoints) if i not in used]
 
+    def describe(self) -> str:
+        """What the mapping does, in one line: ``crowdpose14 -> coco17: mapped 12; dropped head,
+        neck; not in the source (v=0): nose, ...`` (derived keypoints named with their sources)."""
+        parts = [f"{self.src.name} -> {self.dst.name}: mapped {len(self.pairs)}"]
+        for a, b, d in self.midpoints:
+            parts.append(f"derived {self.dst.keypoints[d]} (mean of {self.src.keypoints[a]}, "
+                         f"{self.src.keypoints[b]})")
+        if self.dropped:
+            parts.append("dropped " + ", ".join(self.dropped))
+        filled = {d for _, d in self.pairs} | {d for _, _, d in self.midpoints}
+        absent = [n for i, n in enumerate(self.dst.keypoints) if i not in filled]
+        if absent:
+            parts.append("not in the source (v=0): " + ", ".join(absent))
+        return "; ".join(parts)
+
 
 def _by_name(src: Layout, dst: Layout) -> tuple[tuple[int, int], ...]:
     return tuple((src.index(n), dst.index(n)) for n in dst.keypoints if n in src.keypoints)
@@ -176,10 +191,12 @@ def get_mapping(src: str, dst: str) -> Mapping:
     s, d = get_layout(src), get_layout(dst)
     if s == d:
         return Mapping(s, d, tuple((i, i) for i in range(s.num_keypoints)))
-    try:
+    if (s.name, d.name) in MAPPINGS:
         return MAPPINGS[(s.name, d.name)]
-    except KeyError:
-        raise KeyError(f"no mapping from {s.name} to {d.name}") from None
+    m = mapping_between(s, d)  # any other pair of built-in layouts: by keypoint name
+    if not m.pairs:
+        raise KeyError(f"no mapping from {s.name} to {d.name}: they share no keypoint")
+    return m
 
 
 def layout_for_names(keypoints: list[str] | tuple[str, ...], limbs=()) -> Layout:
@@ -188,4 +205,162 @@ def layout_for_names(keypoints: list[str] | tuple[str, ...], limbs=()) -> Layout
     for lay in LAYOUTS.values():
         if lay.keypoints == names:
             return lay
-    return Layout.from_names("custom", names, limbs)
+    return find_layout(names) or Layout.from_names("custom", names, limbs)
+
+
+# --------------------------------------------------------------------------- more layouts
+# Names keep the spelling of each layout's own files (CrowdPose's JSON says "head", AIC's
+# "head_top"); :func:`canonical_name` makes them comparable. Limbs are 0-based.
+
+def _layout(name: str, keypoints: tuple[str, ...], limbs: tuple[tuple[int, int], ...],
+            aliases: tuple[str, ...]) -> Layout:
+    return Layout(name, keypoints, limbs, infer_flip_pairs(keypoints), aliases)
+
+
+CROWDPOSE14 = _layout(
+    "crowdpose14",
+    ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "head", "neck"),
+    # mmpose's configs/_base_/datasets/crowdpose.py skeleton_info
+    ((10, 8), (8, 6), (11, 9), (9, 7), (6, 7), (0, 6), (1, 7), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5),
+     (12, 13), (1, 13), (0, 13)),
+    ("crowdpose", "crowdpose-14", "crowdpose_14"),
+)
+
+AIC14 = _layout(
+    "aic14",
+    ("right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
+     "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "head_top", "neck"),
+    # mmpose's configs/_base_/datasets/aic.py skeleton_info
+    ((2, 1), (1, 0), (0, 13), (13, 3), (3, 4), (4, 5), (8, 7), (7, 6), (6, 9), (9, 10), (10, 11),
+     (12, 13), (0, 6), (3, 9)),
+    ("aic", "aic-14", "aic_14", "ai_challenger", "aichallenger"),
+)
+
+HALPE26 = _layout(
+    "halpe26",
+    COCO17.keypoints + ("head", "neck", "hip", "left_big_toe", "right_big_toe", "left_small_toe",
+                        "right_small_toe", "left_heel", "right_heel"),
+    # mmpose's configs/_base_/datasets/halpe26.py skeleton_info
+    ((15, 13), (13, 11), (11, 19), (16, 14), (14, 12), (12, 19), (17, 18), (18, 19), (18, 5), (5, 7),
+     (7, 9), (18, 6), (6, 8), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+     (15, 20), (15, 22), (15, 24), (16, 21), (16, 23), (16, 25)),
+    ("halpe", "halpe-26", "halpe_26"),
+)
+
+BODY25 = _layout(
+    "body25",
+    ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+     "left_wrist", "mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
+     "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe",
+     "left_heel", "right_big_toe", "right_small_toe", "right_heel"),
+    # OpenPose's POSE_BODY_25_PAIRS_RENDER
+    ((1, 8), (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (8, 12),
+     (12, 13), (13, 14), (1, 0), (0, 15), (15, 17), (0, 16), (16, 18), (14, 19), (19, 20), (14, 21),
+     (11, 22), (22, 23), (11, 24)),
+    ("body_25", "body-25", "openpose25", "openpose_25", "openpose-body25"),
+)
+
+MPI15 = _layout(
+    "mpi15",
+    ("head", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+     "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "chest"),
+    # OpenCV's samples/dnn/openpose.py POSE_PAIRS for the MPI model
+    ((0, 1), (1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 14), (14, 8), (8, 9), (9, 10),
+     (14, 11), (11, 12), (12, 13)),
+    ("mpi", "mpi-15", "mpi_15", "openpose_mpi", "openpose-mpi"),
+)
+
+LAYOUTS.update({lay.name: lay for lay in (CROWDPOSE14, AIC14, HALPE26, BODY25, MPI15)})
+
+
+# --------------------------------------------------------------------------- spellings in the wild
+
+_PARTS = ("big_toe", "small_toe", "shoulder", "elbow", "wrist", "ankle", "knee", "heel", "hip", "eye",
+          "ear", "foot", "hand", "toe")
+#: Other spellings of one body part (after sides are taken off), -> the canonical part.
+_PART_SYNONYMS = {
+    "head": "head_top", "top_head": "head_top", "headtop": "head_top", "tophead": "head_top",
+    "top_of_head": "head_top", "head_end": "head_top",
+    "midhip": "mid_hip", "hip_center": "mid_hip", "center_hip": "mid_hip", "pelvis": "mid_hip",
+    "root": "mid_hip",
+    "bigtoe": "big_toe", "smalltoe": "small_toe", "upperneck": "upper_neck",
+}
+_SIDE_WORDS = {"l": "left", "left": "left", "r": "right", "right": "right"}
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+@functools.lru_cache(maxsize=4096)
+def canonical_name(name: str) -> str:
+    """One spelling for a keypoint name as written in the wild: ``"Right-ankle"``, ``"r_ankle"``,
+    ``"RAnkle"``, ``"Rknee"``, ``"ankle_r"`` -> ``right_ankle``; ``"Head top"``, ``"top_head"``,
+    ``"head"`` -> ``head_top``; ``"MidHip"``, ``"pelvis"`` and Halpe's ``"hip"`` -> ``mid_hip``."""
+    words = [w for w in re.split(r"[\s_\-.:/]+", _CAMEL.sub("_", name.strip())) if w]
+    words = [w.lower() for w in words]
+    side = ""
+    if len(words) > 1 and words[0] in _SIDE_WORDS:
+        side, words = _SIDE_WORDS[words[0]], words[1:]
+    elif len(words) > 1 and words[-1] in _SIDE_WORDS:
+        side, words = _SIDE_WORDS[words[-1]], words[:-1]
+    elif len(words) == 1 and words[0][:1] in "lr":
+        rest = words[0][1:]
+        for part in _PARTS:  # "rknee", "lbigtoe": a side letter glued to a part name
+            if rest == part.replace("_", ""):
+                side, words = _SIDE_WORDS[words[0][0]], [part]
+                break
+    part = "_".join(words)
+    part = _PART_SYNONYMS.get(part, part)
+    if not side and part == "hip":
+        part = "mid_hip"  # a hip without a side is the centre of the hips (Halpe's "hip")
+    return f"{side}_{part}" if side else part
+
+
+def canonical_index(keypoints: tuple[str, ...] | list[str]) -> dict[str, int]:
+    """``canonical name -> index`` for a list of keypoint names (the first wins on a clash)."""
+    out: dict[str, int] = {}
+    for i, n in enumerate(keypoints):
+        out.setdefault(canonical_name(n), i)
+    return out
+
+
+class NameIndex:
+    """Look keypoint labels up in a list of names: the exact name first, then any spelling of it
+    (:func:`canonical_name`)."""
+
+    def __init__(self, keypoints: list[str] | tuple[str, ...]) -> None:
+        self.exact = {n: i for i, n in reversed(list(enumerate(keypoints)))}
+        self.canonical = canonical_index(keypoints)
+
+    def get(self, label: str) -> int | None:
+        i = self.exact.get(label)
+        return i if i is not None else self.canonical.get(canonical_name(label))
+
+
+def find_layout(keypoints: list[str] | tuple[str, ...]) -> Layout | None:
+    """The built-in layout whose names are these, in this order, in any spelling; else None."""
+    names = tuple(canonical_name(n) for n in keypoints)
+    for lay in LAYOUTS.values():
+        if len(lay.keypoints) == len(names) and tuple(canonical_name(n) for n in lay.keypoints) == names:
+            return lay
+    return None
+
+
+# --------------------------------------------------------------------------- mappings by name
+
+#: Keypoints a layout may lack that are derived as the midpoint of two others it has.
+DERIVED = {"neck": ("left_shoulder", "right_shoulder"), "mid_hip": ("left_hip", "right_hip")}
+
+
+def mapping_between(src: Layout, dst: Layout) -> Mapping:
+    """Copy the keypoints both layouts name (in any spelling); derive the destination's neck and
+    mid-hip as midpoints of the shoulders and hips when the source lacks them."""
+    s_idx, d_idx = canonical_index(src.keypoints), canonical_index(dst.keypoints)
+    pairs = tuple((s_idx[c], d) for c, d in d_idx.items() if c in s_idx)
+    mids = tuple((s_idx[a], s_idx[b], d_idx[c]) for c, (a, b) in DERIVED.items()
+                 if c in d_idx and c not in s_idx and a in s_idx and b in s_idx)
+    return Mapping(src, dst, pairs, mids)
+
+
+for _lay in (CROWDPOSE14, AIC14, HALPE26, BODY25, MPI15):
+    MAPPINGS[(_lay.name, "coco17")] = mapping_between(_lay, COCO17)
+    MAPPINGS[("coco17", _lay.name)] = mapping_between(COCO17, _lay)

@@ -1,0 +1,143 @@
+"""COCO <-> Label Studio JSON tasks: round trips, the labeling config and tasks checked by Label
+Studio's own SDK, occlusion as a per-region choice, exports without parentID, the hidden points of
+label-studio-converter's COCO import; hypothesis round trips."""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from conftest import COCO_SAMPLE, run_cli
+from test_convert_cli import assert_same_persons, coco_documents, materialise, persons
+
+
+def test_round_trip_on_real_coco(tmp_path):
+    out = tmp_path / "tasks.json"
+    res = run_cli("convert", COCO_SAMPLE, "-o", out, "--to", "labelstudio")
+    assert res.exit_code == 0, res.stderr
+    assert (tmp_path / "tasks.label_config.xml").is_file()
+    tasks = json.loads(out.read_text())
+    assert len(tasks) == 4 and tasks[0]["data"]["image"] == "/data/local-files/?d=000000000785.jpg"
+    result = tasks[0]["annotations"][0]["result"]
+    boxes = [r for r in result if r["type"] == "rectanglelabels"]
+    points = [r for r in result if r["type"] == "keypointlabels"]
+    assert points and all(p["parentID"] == boxes[0]["id"] for p in points)
+    occluded = {r["id"] for r in result if r["type"] == "choices"}
+    coco = json.loads(COCO_SAMPLE.read_text())
+    n_v1 = sum(1 for a in coco["annotations"] if a["image_id"] == 785 for v in a["keypoints"][2::3] if v == 1)
+    assert len(occluded) == n_v1
+    back = tmp_path / "back.json"
+    res = run_cli("convert", out, "-o", back, "--to", "coco")
+    assert res.exit_code == 0 and res.stdout.strip().endswith("everything carried"), res.stdout
+    assert_same_persons(persons(COCO_SAMPLE), persons(back), tol=1e-6, box_tol=1e-6)
+    from annotate.coco import load_coco
+
+    assert [im.id for im in load_coco(back).images] == [im["id"] for im in coco["images"]]
+
+
+def test_label_studio_accepts_config_and_tasks(tmp_path):
+    li_mod = pytest.importorskip("label_studio_sdk.label_interface")
+    out = tmp_path / "tasks.json"
+    assert run_cli("convert", COCO_SAMPLE, "-o", out, "--to", "labelstudio").exit_code == 0
+    li = li_mod.LabelInterface((tmp_path / "tasks.label_config.xml").read_text())
+    li.validate()  # raises on a bad config
+    assert {c.name for c in li.controls} == {"person", "keypoint", "visibility", "crowd"}
+    for task in json.loads(out.read_text()):
+        assert li.validate_annotation(task["annotations"][0])
+    bad = {"result": [{"id": "x", "type": "keypointlabels", "from_name": "keypoint", "to_name": "image",
+                       "value": {"x": 1, "y": 2, "width": 1, "keypointlabels": ["tail"]}}]}
+    assert not li.validate_annotation(bad)  # the check is real
+
+
+def _task(results, w=200, h=100):
+    common = {"to_name": "image", "original_width": w, "original_height": h}
+    return {"id": 5, "data": {"image": "/data/upload/3/abcd1234-walk.jpg"},
+            "annotations": [{"id": 1, "was_cancelled": False, "result": [{**common, **r} for r in results]}]}
+
+
+def test_reads_label_studio_exports_without_parent_ids(tmp_path):
+    results = [
+        {"id": "b1", "type": "rectanglelabels", "from_name": "label",
+         "value": {"x": 10, "y": 10, "width": 20, "height": 50, "rectanglelabels": ["person"]}},
+        {"id": "b2", "type": "rectanglelabels", "from_name": "label",
+         "value": {"x": 60, "y": 10, "width": 20, "height": 50, "rectanglelabels": ["person"]}},
+        {"id": "k1", "type": "keypointlabels", "from_name": "kp",
+         "value": {"x": 15, "y": 20, "width": 1, "keypointlabels": ["Left Shoulder"]}},
+        {"id": "k2", "type": "keypointlabels", "from_name": "kp",
+         "value": {"x": 70, "y": 20, "width": 1, "keypointlabels": ["left_shoulder"]}},
+        {"id": "k2", "type": "choices", "from_name": "visibility", "value": {"choices": ["occluded"]}},
+        {"id": "p1", "type": "polygonlabels", "from_name": "poly", "value": {"points": [[1, 1], [2, 2], [3, 1]]}},
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([_task(results)]))
+    out = tmp_path / "coco.json"
+    res = run_cli("convert", path, "-o", out, "--to", "coco", "--from", "labelstudio")
+    assert res.exit_code == 0, res.stderr
+    assert "1 Label Studio polygonlabels results" in res.stdout
+    from annotate.coco import load_coco
+    from annotate.skeletons import COCO17
+
+    ds = load_coco(out)
+    assert ds.category.keypoints == list(COCO17.keypoints)  # every label a COCO-17 keypoint
+    assert ds.images[0].file_name == "abcd1234-walk.jpg" and len(ds) == 2
+    ls = COCO17.index("left_shoulder")
+    np.testing.assert_allclose(ds.keypoints[:, ls], [[30, 20, 2], [140, 20, 1]])
+    np.testing.assert_allclose(ds.bbox[1], [120, 10, 40, 50])
+
+
+def test_label_studio_converter_hidden_points(tmp_path):
+    """label-studio-converter's COCO import writes v<2 points with ``hidden``: v=1, or v=0 at 0,0."""
+    results = [{"id": "b", "type": "rectanglelabels", "from_name": "label",
+                "value": {"x": 0, "y": 0, "width": 50, "height": 50, "rectanglelabels": ["person"]}}]
+    for i, (x, y, hidden) in enumerate([(10, 10, False), (20, 20, True), (0, 0, True)]):
+        results.append({"id": f"k{i}", "type": "keypointlabels", "from_name": "kp", "parentID": "b",
+                         "value": {"x": x, "y": y, "width": 1, "keypointlabels": [f"p{i}"], "hidden": hidden}})
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([_task(results, 100, 100)]))
+    out = tmp_path / "coco.json"
+    assert run_cli("convert", path, "-o", out, "--to", "coco").exit_code == 0
+    from annotate.coco import load_coco
+
+    np.testing.assert_allclose(load_coco(out).keypoints[0], [[10, 10, 2], [20, 20, 1], [0, 0, 0]])
+
+
+def test_ambiguous_loose_keypoints_refused(tmp_path):
+    results = [{"id": f"k{i}", "type": "keypointlabels", "from_name": "kp",
+                "value": {"x": 10 * i, "y": 10, "width": 1, "keypointlabels": ["nose"]}} for i in range(2)]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([_task(results)]))
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 2 and "repeat a label" in res.stderr and not (tmp_path / "c.json").exists()
+
+
+def test_images_without_size_refused_then_read_from_images(tmp_path):
+    doc = {"images": [{"id": 1, "file_name": "x.png"}],
+           "categories": [{"id": 1, "name": "person", "keypoints": ["a"], "skeleton": []}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "bbox": [1, 1, 4, 4],
+                            "area": 16, "keypoints": [2, 3, 2]}]}
+    src = materialise(tmp_path, {**doc, "images": [{"id": 1, "file_name": "x.png", "width": 30, "height": 20}]})
+    src.write_text(json.dumps(doc))
+    res = run_cli("convert", src, "-o", tmp_path / "t.json", "--to", "labelstudio")
+    assert res.exit_code == 2 and "--images" in res.stderr
+    res = run_cli("convert", src, "-o", tmp_path / "t.json", "--to", "labelstudio", "--images", tmp_path)
+    assert res.exit_code == 0 and "1 image sizes read from the image files" in res.stdout
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(coco_documents(crowd=True))
+def test_round_trip_property(doc):
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        src = materialise(tmp, doc)
+        out = tmp / "tasks.json"
+        res = run_cli("convert", src, "-o", out, "--to", "labelstudio")
+        assert res.exit_code == 0, res.stderr
+        back = tmp / "back.json"
+        res = run_cli("convert", out, "-o", back, "--to", "coco")
+        assert res.exit_code == 0, res.stderr
+        assert_same_persons(persons(src), persons(back), tol=1e-6, box_tol=1e-6)
+        assert_same_persons(persons(src, crowd=True), persons(back, crowd=True), tol=1e-6, box_tol=1e-6)
