@@ -62,10 +62,13 @@ app.add_typer(convert_app, name="convert")
 DEBUG = False
 
 
-class LayoutName(str, enum.Enum):
-    coco17 = "coco17"
-    mpii16 = "mpii16"
-    openpose18 = "openpose18"
+def _layout_names() -> dict[str, str]:
+    from .skeletons import LAYOUTS
+    return {name: name for name in LAYOUTS}
+
+
+#: Every built-in layout (annotate/skeletons.py), for --layout.
+LayoutName = enum.Enum("LayoutName", _layout_names(), type=str)
 
 
 class MpiiLayout(str, enum.Enum):
@@ -479,20 +482,22 @@ def render(
                                      "write decoded.json (COCO) with a recovery summary."),
     pictures: int = typer.Option(20, min=0, help="Write overview and channel pictures for the first N rendered "
                                  "images (0: none; the arrays are written for every image)."),
-    workers: int = typer.Option(0, min=0, help="Processes to render with (0: one per core)."),
+    workers: int = typer.Option(0, min=0, help="Processes to render with (0: one per core, each with at least "
+                                "100 images; fewer images render in this process)."),
     quiet: bool = QUIET,
 ) -> None:
     """Render OpenPose targets (heatmaps + background, PAFs, crowd mask) as .npz and pictures.
 
-    Images are rendered in a process pool (one process per core); the files are the same as
-    with --workers 1."""
+    Large files are rendered in a process pool (one process per core), with the same files as
+    --workers 1 writes."""
     def body() -> int:
         import numpy as np
 
         from .coco import load_coco, save_coco
         from .dataset import Category, DatasetBuilder
-        from .images import check_image_header, image_path
-        from .render import RenderJob, default_workers, output_names, render_all, target_layout
+        from .images import image_path
+        from .render import (RenderJob, default_workers, image_size, output_names, pool_size, render_all,
+                             target_layout)
         from .targets import OpenPoseCodec, TargetParams
 
         if not images.is_dir():
@@ -516,8 +521,7 @@ def render(
             raise PosekitError(coco_json, f"none of the image ids {image_ids} is in the file")
         # every image must be there and be an image, and no two may share output files, before
         # anything is written
-        for i in todo:
-            check_image_header(image_path(images, ds.images[i].file_name, coco_json))
+        sizes = {i: image_size(image_path(images, ds.images[i].file_name, coco_json)) for i in todo}
         try:
             names, renamed = output_names([ds.images[i].file_name for i in todo], [ds.images[i].id for i in todo])
         except PosekitError as exc:
@@ -526,8 +530,8 @@ def render(
             console.info(f"{renamed} images share a name with another image but for the extension or case: "
                          "written as NAME_EXT (e.g. x_jpg.npz, x_png.npz); each .npz holds its file_name")
         job = RenderJob(ds, kps, lay, codec, images, output, input_size, coco_json, by_image,
-                        dict(zip(todo, names)), frozenset(todo[:pictures]), decode_back)
-        n_workers = workers or default_workers()
+                        dict(zip(todo, names)), sizes, frozenset(todo[:pictures]), decode_back)
+        n_workers = workers or default_workers(len(todo))
         results: dict[int, dict] = {}
         failures = []
         with console.progress("rendering", len(todo), "images") as advance:
@@ -553,7 +557,8 @@ def render(
                          f"-> {output / 'decoded.json'}")
         no_limbs = " (the layout has no skeleton)" if not lay.limbs else ""
         n_pics = min(pictures, len(todo) - len(failures))
-        console.info(f"rendered {len(todo) - len(failures)} images to {output} with {min(n_workers, len(todo))} "
+        n_procs = pool_size(len(todo), n_workers)
+        console.info(f"rendered {len(todo) - len(failures)} images to {output} with {n_procs} "
                      f"process(es) (layout {lay.name}, {lay.num_keypoints}+1 heatmaps, {2 * len(lay.limbs)} PAF "
                      f"channels{no_limbs}; pictures for {n_pics} image(s))")
         if failures:
@@ -653,7 +658,7 @@ def prelabel(
             first = ", ".join(f"{name} ({'no person' if s is None else f'{s:.2f}'})" for name, s in summary.review_first)
             console.info(f"review first (weakest person score): {first}; all in {summary.review_path}")
         console.info(f"LabelMe files in {output}; COCO for the set: {summary.coco_path}")
-        if summary.labelme_command:
-            console.info(f"correct them in labelme:\n{summary.labelme_command}")
+        for line in summary.labelme_lines:  # labelme's config and the command that opens the images
+            console.info(line)
         return 0
     run(body, quiet, pause_gc=False)

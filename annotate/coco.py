@@ -124,31 +124,12 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
     good = [a for a, b in zip(good, bad.tolist()) if not b]
 
     n = len(good)
-    bbox = np.full((n, 4), np.nan)
-    area = np.full(n, np.nan)
-    score = np.full(n, np.nan)
-    iscrowd = np.zeros(n, bool)
+    bbox = _number_column(good, "bbox", (4,), rep, "is not [x, y, w, h] finite numbers")
+    area = _number_column(good, "area", (), rep, "is not a finite number")
+    score = _number_column(good, "score", (), rep, "is not a finite number")
+    iscrowd = _iscrowd_column(good, rep)
     extras = []
-    for r, ann in enumerate(good):
-        box = ann.get("bbox")
-        if box is not None:
-            if isinstance(box, list) and len(box) == 4 and all(_is_number(b) for b in box):
-                bbox[r] = box
-            else:
-                rep("schema.bbox", "error", ann["image_id"], ann["id"], f"bbox {box!r} is not [x, y, w, h] finite numbers", None)
-        for key, column in (("area", area), ("score", score)):
-            val = ann.get(key)
-            if val is None:
-                continue
-            if _is_number(val):
-                column[r] = val
-            else:
-                rep(f"schema.{key}", "error", ann["image_id"], ann["id"], f"{key} {val!r} is not a finite number", None)
-        c = ann.get("iscrowd", 0)
-        if c in (0, 1, True, False):
-            iscrowd[r] = bool(c)
-        else:
-            rep("schema.iscrowd", "error", ann["image_id"], ann["id"], f"iscrowd {c!r} must be 0 or 1", None)
+    for ann in good:
         extra = {k: v for k, v in ann.items() if k not in _ANN_CORE}
         if "iscrowd" not in ann:
             extra[NO_ISCROWD] = True  # the writer completes it (COCOeval needs it); the validator reports it
@@ -166,6 +147,49 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
         kps.reshape(n, K, 3), bbox, area, iscrowd, score, extras,
         dict(info) if info is not None else {}, obj.get("licenses"), list(other_cats.values()), other_anns,
         top, categories, np.array([a["category_id"] for a in good], dtype=np.int64))
+
+
+def _number_column(good: list[dict], key: str, shape: tuple[int, ...], rep: Reporter, why: str) -> np.ndarray:
+    """The annotations' ``key`` values as a float column (NaN where absent); values that are not
+    finite numbers of that shape are reported and left NaN. One numpy call when all are good."""
+    vals = [a.get(key) for a in good]
+    out = np.full((len(good), *shape), np.nan)
+    present = [i for i, v in enumerate(vals) if v is not None]
+    if not present:
+        return out
+    try:
+        arr = np.array([vals[i] for i in present])
+        if arr.dtype.kind in "if" and arr.shape == (len(present), *shape) and np.isfinite(arr).all():
+            out[present] = arr
+            return out
+    except (TypeError, ValueError):
+        pass
+    for i in present:  # some value is off: find and report each
+        v = vals[i]
+        items = v if shape else [v]
+        if (not shape or (isinstance(v, list) and len(v) == shape[0])) and all(_is_number(x) for x in items):
+            out[i] = v
+        else:
+            rep(f"schema.{key}", "error", good[i]["image_id"], good[i]["id"], f"{key} {v!r} {why}", None)
+    return out
+
+
+def _iscrowd_column(good: list[dict], rep: Reporter) -> np.ndarray:
+    """``iscrowd`` as booleans (absent = 0); other values than 0/1 are reported."""
+    vals = [a.get("iscrowd", 0) for a in good]
+    try:
+        arr = np.array(vals)
+        if arr.shape == (len(good),) and (arr.dtype.kind == "b" or (arr.dtype.kind == "i" and np.isin(arr, (0, 1)).all())):
+            return arr.astype(bool)
+    except (TypeError, ValueError):
+        pass
+    out = np.zeros(len(good), bool)
+    for r, c in enumerate(vals):
+        if c in (0, 1, True, False):
+            out[r] = bool(c)
+        else:
+            rep("schema.iscrowd", "error", good[r]["image_id"], good[r]["id"], f"iscrowd {c!r} must be 0 or 1", None)
+    return out
 
 
 def _keypoint_array(good: list[dict], K: int, rep: Reporter) -> tuple[np.ndarray, np.ndarray]:
