@@ -1,5 +1,18 @@
 """``annotate prelabel``: run a bottom-up model over an image folder and write LabelMe files
-for people to correct, plus one COCO file for the whole set.
+for people to correct, plus one COCO file for the whole set and a review list.
+
+The steps every engine shares (this module and :mod:`annotate.prelabel_ray`):
+
+1. :func:`plan_prelabel` lists the images, refuses two images that would share one LabelMe
+   file, and decides per image: to do, skipped (its LabelMe file exists: resume), or kept
+   (``--overwrite`` but a person edited the file);
+2. per image, :func:`image_dataset` turns the model's points and scores into a one-image
+   :class:`~annotate.dataset.KeypointDataset` (visibility from scores, points clipped into the
+   image, persons with too few points left out, boxes) and :func:`write_image` writes it with
+   the one LabelMe writer (:func:`converters.labelme.dataset_to_labelme`), atomically;
+3. a :class:`Collector` keeps the manifest, the counts and the progress bar as results come;
+4. :func:`finish` writes the set's COCO (this run's datasets plus the LabelMe files already
+   there, read with the one LabelMe reader) and the review list.
 
 Safety: an image whose LabelMe file exists is skipped (resume). ``--overwrite`` replaces a
 file only when the manifest (``.posekit-prelabel.json``) holds its hash from when this tool
@@ -8,7 +21,6 @@ wrote it and the file is unchanged since; a file a person edited is never replac
 from __future__ import annotations
 
 import collections
-import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,15 +29,21 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .coco import save_coco
+from .dataset import Category, ImageInfo, KeypointDataset, boxes_from_keypoints
 from .errors import PosekitError
 from .images import read_image
-from .io import dumps_json, read_json, sha256_file, write_bytes_atomic, write_json_atomic
+from .io import read_json, sha256_file, write_bytes_atomic, write_json_atomic
+from .notes import Notes
 from .skeletons import layout_for_names
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 MANIFEST = ".posekit-prelabel.json"
 COCO_NAME = "prelabels.coco.json"
+REVIEW_NAME = "review.csv"
+#: annotation id = image id * ANN_ID_STRIDE + person number (1-based), unique across the set
+ANN_ID_STRIDE = 1000
+#: how often (seconds) the manifest is saved while a run goes on (and always at the end)
+MANIFEST_EVERY_S = 5.0
 
 
 @dataclass
@@ -37,6 +55,39 @@ class PrelabelOptions:
     min_keypoints: int = 3
     overwrite: bool = False
     box_margin: float = 0.1
+    person_label: str = "person"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to pre-label. ``image_id`` is its 1-based position in the sorted image list."""
+
+    image_id: int
+    image: str  # path as listed (images_dir / rel)
+    rel: str  # image path relative to the images folder, posix
+    json_rel: str  # LabelMe file relative to the output folder, posix
+
+
+@dataclass
+class ImageResult:
+    """What pre-labeling one image gave: its dataset and the written file's hash, or an error."""
+
+    job: Job
+    dataset: KeypointDataset | None = None
+    sha256: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Plan:
+    images_dir: Path
+    out_dir: Path
+    images: list[Path]
+    jobs: list[Job]
+    existing: list[Job]  # LabelMe file already there (resumed or kept), read into the set's COCO
+    skipped_existing: int = 0
+    kept_edited: list[str] = field(default_factory=list)
+    manifest: "Manifest | None" = None
 
 
 @dataclass
@@ -50,6 +101,11 @@ class PrelabelSummary:
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     coco_path: Path | None = None
+    review_path: Path | None = None
+    review_first: list[tuple[str, float | None]] = field(default_factory=list)
+    notes: Notes = field(default_factory=Notes)
+    unreadable_edits: list[str] = field(default_factory=list)
+    labelme_lines: list[str] = field(default_factory=list)
 
     @property
     def mean_score(self) -> float:
@@ -73,14 +129,6 @@ def list_images(folder: Path, exclude: Path | None = None) -> list[Path]:
     return out
 
 
-def visibility_from_scores(kps: np.ndarray, scores: np.ndarray, visible: float, labeled: float) -> np.ndarray:
-    """``(P, K, 3)`` COCO keypoints: v=2 at score >= visible, v=1 at >= labeled, else v=0 at (0, 0)."""
-    v = np.where(scores >= visible, 2, np.where(scores >= labeled, 1, 0)).astype(np.float64)
-    out = np.concatenate([kps, v[..., None]], axis=-1)
-    out[v == 0, :2] = 0
-    return out
-
-
 class Manifest:
     """Hashes of the LabelMe files this tool wrote (relative path -> sha256)."""
 
@@ -101,146 +149,270 @@ class Manifest:
         write_json_atomic(self.path, {"version": 1, **extra, "files": self.files}, indent=1)
 
 
-def _labelme_bytes(json_path: Path, image: Path, hw: tuple[int, int], kps: np.ndarray, scores: np.ndarray,
-                   names: list[str], opts: PrelabelOptions) -> tuple[bytes, int, list[float]]:
-    from converters.labelme import labelme_document, person_shapes
-    from .dataset import clip_boxes, keypoint_extent
+def plan_prelabel(images_dir: Path, out_dir: Path, overwrite: bool) -> Plan:
+    """List the images and decide what to do with each; nothing is written.
 
-    layout = layout_for_names(names)
-    coco = visibility_from_scores(kps, scores, opts.score_visible, opts.score_labeled)
-    keep = (coco[:, :, 2] > 0).sum(axis=1) >= opts.min_keypoints
-    shapes: list[dict[str, Any]] = []
-    person_scores = []
-    h, w = hw
-    boxes = clip_boxes(keypoint_extent(coco[keep], opts.box_margin), np.tile([float(w), float(h)], (int(keep.sum()), 1)))
-    for gid, (p, box) in enumerate(zip(np.flatnonzero(keep), boxes), start=1):
-        lab = coco[p, :, 2] > 0
-        s = float(scores[p][lab].mean())
-        person_scores.append(s)
-        shapes += person_shapes(coco[p], box, gid, {"score": round(s, 4)}, layout, "person", scores[p])
-    rel_img = os.path.relpath(image, json_path.parent)
-    doc = labelme_document(rel_img, w, h, shapes, {"prelabel": True})
-    return dumps_json(doc, indent=2), int(keep.sum()), person_scores
+    Two images whose LabelMe files would be one (``x.jpg`` and ``x.png``: LabelMe pairs
+    ``<name>.json`` with one image) are refused with one line naming both."""
+    images = list_images(images_dir, exclude=out_dir)
+    if not images:
+        raise PosekitError(images_dir, "no images found (jpg, jpeg, png, bmp, webp, tif)")
+    owner: dict[str, str] = {}
+    for img in images:
+        rel = img.relative_to(images_dir)
+        json_rel = rel.with_suffix(".json").as_posix()
+        if json_rel in owner:
+            raise PosekitError(images_dir, f"images {owner[json_rel]} and {rel.as_posix()} would both be pre-labeled "
+                                           f"into {json_rel} (LabelMe pairs one <name>.json with one image); "
+                                           f"rename or move one of them")
+        owner[json_rel] = rel.as_posix()
+    manifest = Manifest(out_dir)
+    plan = Plan(images_dir, out_dir, images, [], [], manifest=manifest)
+    for i, img in enumerate(images, start=1):
+        rel = img.relative_to(images_dir)
+        job = Job(i, str(img), rel.as_posix(), rel.with_suffix(".json").as_posix())
+        json_path = out_dir / job.json_rel
+        if json_path.exists():
+            if not overwrite:
+                plan.skipped_existing += 1
+                plan.existing.append(job)
+                continue
+            if not manifest.written_by_us_and_unchanged(job.json_rel, json_path):
+                plan.kept_edited.append(job.json_rel)
+                plan.existing.append(job)
+                continue
+        plan.jobs.append(job)
+    return plan
+
+
+def prelabel_category(names: list[str]) -> Category:
+    """The keypoint category of the model's keypoint names (COCO-17 for the zoo's models)."""
+    return Category.from_layout(layout_for_names(names))
+
+
+def image_dataset(job: Job, width: int, height: int, keypoints: np.ndarray, scores: np.ndarray,
+                  category: Category, opts: PrelabelOptions, notes: Notes | None = None) -> KeypointDataset:
+    """One image's predictions as a :class:`KeypointDataset`.
+
+    v=2 where the keypoint score >= ``score_visible``, v=1 (occluded) where >= ``score_labeled``,
+    else v=0 at (0, 0) (left out of the LabelMe file). Labeled points predicted outside the image
+    (the model sees the image padded) are moved onto its border (clipped), counted in ``notes``.
+    Persons with fewer than ``min_keypoints`` labeled points are left out (counted). Person
+    score = mean score of its labeled points; per-point scores in ``extra["keypoint_scores"]``;
+    box = labeled points' extent grown by ``box_margin``, clipped to the image."""
+    kps = np.asarray(keypoints, np.float64).reshape(-1, category.num_keypoints, 2)
+    sc = np.asarray(scores, np.float64).reshape(kps.shape[:2])
+    v = np.where(sc >= opts.score_visible, 2.0, np.where(sc >= opts.score_labeled, 1.0, 0.0))
+    keep = (v > 0).sum(axis=1) >= opts.min_keypoints
+    if notes is not None:
+        notes.lost(f"persons with fewer than {opts.min_keypoints} keypoints scored >= {opts.score_labeled:g} "
+                   f"(--min-keypoints, --score-labeled)", int((~keep).sum()))
+    kps, sc, v = kps[keep], sc[keep], v[keep]
+    lab = v > 0
+    clipped = np.stack([np.clip(kps[..., 0], 0, width), np.clip(kps[..., 1], 0, height)], axis=-1)
+    if notes is not None:
+        notes.changed("keypoints predicted outside the image moved onto its border",
+                      int((lab & (clipped != kps).any(axis=-1)).sum()))
+    coco = np.concatenate([np.where(lab[..., None], clipped, 0.0), v[..., None]], axis=-1)
+    P = len(coco)
+    if P >= ANN_ID_STRIDE:
+        raise PosekitError(job.image, f"{P} persons in one image; at most {ANN_ID_STRIDE - 1} are supported")
+    wh = np.tile([float(width), float(height)], (P, 1))
+    boxes = boxes_from_keypoints(coco, wh, opts.box_margin)
+    with np.errstate(invalid="ignore"):
+        person_score = np.where(lab, sc, 0).sum(axis=1) / lab.sum(axis=1)
+    ds = KeypointDataset(
+        category, [ImageInfo(job.image_id, job.rel, int(width), int(height))],
+        job.image_id * ANN_ID_STRIDE + np.arange(1, P + 1, dtype=np.int64), np.full(P, job.image_id, np.int64),
+        coco, boxes, boxes[:, 2] * boxes[:, 3], np.zeros(P, bool), np.round(person_score, 4),
+        [{"keypoint_scores": [round(float(s), 4) for s in row]} for row in sc])
+    return ds
+
+
+def write_image(ds: KeypointDataset, out_dir: Path, images_dir: Path, person_label: str) -> str:
+    """Write the one-image dataset's LabelMe file with the one LabelMe writer, atomically;
+    returns the file's sha256 (for the manifest)."""
+    import hashlib
+
+    from converters.labelme import dataset_to_labelme
+
+    docs = dataset_to_labelme(ds, out_dir, images_dir, person_label)
+    ((path, data),) = [(p, d) for p, d in docs.items() if not p.name.startswith(".")]  # the image's file
+    write_bytes_atomic(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def process_prediction(job: Job, hw: tuple[int, int], keypoints: np.ndarray, scores: np.ndarray,
+                       category: Category, opts: PrelabelOptions, out_dir: Path, images_dir: Path) -> ImageResult:
+    """:func:`image_dataset` + :func:`write_image` for one image."""
+    notes = Notes()
+    ds = image_dataset(job, hw[1], hw[0], keypoints, scores, category, opts, notes)
+    ds.notes = notes
+    sha = write_image(ds, out_dir, images_dir, opts.person_label)
+    return ImageResult(job, ds, sha)
+
+
+class Collector:
+    """Takes results as they come (any order): manifest (saved every few seconds and at the
+    end), counts, progress."""
+
+    def __init__(self, plan: Plan, meta: dict[str, Any], progress: Callable[[int], None] | None = None) -> None:
+        self.plan = plan
+        self.meta = meta
+        self.progress = progress
+        self.results: list[ImageResult] = []
+        self.summary = PrelabelSummary(images=len(plan.images), skipped_existing=plan.skipped_existing,
+                                       kept_edited=list(plan.kept_edited))
+        self._saved = time.monotonic()
+        self.t0 = time.perf_counter()
+
+    def add(self, result: ImageResult) -> None:
+        s = self.summary
+        if result.error is not None:
+            s.failed.append(result.error)
+        else:
+            self.results.append(result)
+            self.plan.manifest.files[result.job.json_rel] = result.sha256
+            ds = result.dataset
+            s.processed += 1
+            s.persons += len(ds)
+            s.scores += ds.score.tolist()
+            s.notes.merge(ds.notes)
+        if self.progress:
+            self.progress(1)
+        if time.monotonic() - self._saved > MANIFEST_EVERY_S:
+            self.save_manifest()
+
+    def save_manifest(self) -> None:
+        self.plan.manifest.save(self.meta)
+        self._saved = time.monotonic()
+
+    def close(self) -> PrelabelSummary:
+        self.save_manifest()
+        self.summary.seconds = time.perf_counter() - self.t0
+        return self.summary
 
 
 def run_prelabel(images_dir: Path, out_dir: Path, model: Any, opts: PrelabelOptions,
                  progress: Callable[[int], None] | None = None, total_cb: Callable[[int], None] | None = None,
-                 ) -> PrelabelSummary:
-    """Pre-label every image below ``images_dir`` into ``out_dir`` (see module doc)."""
-    images = list_images(images_dir, exclude=out_dir)
-    if not images:
-        raise PosekitError(images_dir, "no images found (jpg, jpeg, png, bmp, webp, tif)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(out_dir)
-    summary = PrelabelSummary(images=len(images))
-    todo: list[tuple[Path, Path, str]] = []
-    for img in images:
-        rel = img.relative_to(images_dir).with_suffix(".json")
-        json_path = out_dir / rel
-        if json_path.exists():
-            if not opts.overwrite:
-                summary.skipped_existing += 1
-                continue
-            if not manifest.written_by_us_and_unchanged(rel.as_posix(), json_path):
-                summary.kept_edited.append(rel.as_posix())
-                continue
-        todo.append((img, json_path, rel.as_posix()))
-    if total_cb:
-        total_cb(len(todo))
-    names = model.keypoint_names
-    meta = {"model": getattr(model, "checkpoint", ""), "score_visible": opts.score_visible,
-            "score_labeled": opts.score_labeled}
-    t0 = time.perf_counter()
+                 plan: Plan | None = None) -> PrelabelSummary:
+    """Pre-label every image below ``images_dir`` into ``out_dir`` in this process (the local
+    engine): images are decoded and prepared in ``opts.workers`` threads, grouped by input
+    shape into batches for the model, and written by a writer thread while the model runs on."""
+    from .prelabel_outputs import finish
 
-    def prepare(item: tuple[Path, Path, str], idx: int):
-        img = read_image(item[0])
-        return item, img.shape[:2], model.prepare(img, str(item[0]), idx)
+    plan = plan or plan_prelabel(images_dir, out_dir, opts.overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if total_cb:
+        total_cb(len(plan.jobs))
+    category = prelabel_category(model.keypoint_names)
+    collector = Collector(plan, run_meta(getattr(model, "checkpoint", ""), opts), progress)
+
+    def prepare(job: Job):
+        img = read_image(Path(job.image))
+        return job, img.shape[:2], model.prepare(img, job.image, job.image_id)
 
     buckets: dict[tuple, list] = collections.defaultdict(list)
 
-    def write(batch: list, preds: list) -> None:
-        for (item, hw, _), pred in zip(batch, preds):
-            image, json_path, rel = item
-            data, n, pscores = _labelme_bytes(json_path, image, hw, pred.keypoints, pred.scores, names, opts)
-            write_bytes_atomic(json_path, data)
-            manifest.files[rel] = sha256_file(json_path)
-            summary.processed += 1
-            summary.persons += n
-            summary.scores += pscores
-        manifest.save(meta)
-        if progress:
-            progress(len(batch))
+    def write(batch: list, preds: list) -> list[ImageResult]:
+        return [process_prediction(job, hw, p.keypoints, p.scores, category, opts, out_dir, images_dir)
+                for (job, hw, _), p in zip(batch, preds)]
 
     writer = ThreadPoolExecutor(max_workers=1)  # outputs are written while the model runs on
-    written: list[Future] = []
+    written: collections.deque[Future] = collections.deque()
+
+    def drain(block: bool) -> None:
+        while written and (block or written[0].done()):
+            for r in written.popleft().result():  # re-raises a write failure (disk full, permissions)
+                collector.add(r)
 
     def flush(key: tuple) -> None:
         batch = buckets.pop(key, [])
         if batch:
             written.append(writer.submit(write, batch, model.predict_batch([b[2] for b in batch])))
+        drain(False)
 
     window = max(opts.batch_size * 2, opts.workers * 2)
-    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
-        pending: collections.deque[tuple[tuple, Future]] = collections.deque()
-        it = iter(enumerate(todo))
-        for _ in range(window):
-            nxt = next(it, None)
-            if nxt is None:
-                break
-            pending.append((nxt[1], pool.submit(prepare, nxt[1], nxt[0])))
-        while pending:
-            item, fut = pending.popleft()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append((nxt[1], pool.submit(prepare, nxt[1], nxt[0])))
-            try:
-                prepared = fut.result()
-            except PosekitError as exc:
-                summary.failed.append(str(exc))
-                if progress:
-                    progress(1)
-                continue
-            except Exception as exc:  # a decoder or pipeline failure on this image only
-                summary.failed.append(f"{item[0]}: {exc.__class__.__name__}: {exc}")
-                if progress:
-                    progress(1)
-                continue
-            key = model.shape_key(prepared[2])
-            buckets[key].append(prepared)
-            if len(buckets[key]) >= opts.batch_size:
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
+            pending: collections.deque[tuple[Job, Future]] = collections.deque()
+            it = iter(plan.jobs)
+            for job in it:
+                pending.append((job, pool.submit(prepare, job)))
+                if len(pending) >= window:
+                    break
+            while pending:
+                job, fut = pending.popleft()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(prepare, nxt)))
+                try:
+                    prepared = fut.result()
+                except Exception as exc:  # unreadable image, or a pipeline failure on this image only
+                    collector.add(ImageResult(job, error=failure_line(job, exc)))
+                    continue
+                key = model.shape_key(prepared[2])
+                buckets[key].append(prepared)
+                if len(buckets[key]) >= opts.batch_size:
+                    flush(key)
+            for key in list(buckets):
                 flush(key)
-        for key in list(buckets):
-            flush(key)
-    writer.shutdown(wait=True)
-    for fut in written:
-        fut.result()  # re-raise a write failure (disk full, permissions)
-    summary.seconds = time.perf_counter() - t0
-    summary.coco_path = write_set_coco(images_dir, out_dir, images, names)
-    return summary
+        drain(True)
+    finally:
+        writer.shutdown(wait=True)
+        collector.save_manifest()
+    summary = collector.close()
+    return finish(plan, collector.results, category, opts, summary)
 
 
-def write_set_coco(images_dir: Path, out_dir: Path, images: list[Path], names: list[str]) -> Path:
-    """One COCO file for the whole set, read back from the LabelMe files (so corrections count)."""
-    from converters.labelme import images_to_dataset, parse_labelme
-
-    layout = layout_for_names(names)
-    parsed = []
-    for img in images:
-        json_path = out_dir / img.relative_to(images_dir).with_suffix(".json")
-        if not json_path.exists():
-            continue
-        try:
-            item = parse_labelme(read_json(json_path), json_path, _common_root(images_dir, out_dir), layout)
-        except PosekitError:
-            continue  # a person's broken edit: left out of the COCO file, reported by convert
-        item.file_name = img.relative_to(images_dir).as_posix()
-        parsed.append(item)
-    ds = images_to_dataset(parsed, layout, 0.0)
-    ds.info = {"description": "pre-labels by posekit (keypoint v from scores)"}
-    path = out_dir / COCO_NAME
-    save_coco(ds, path)
-    return path
+def failure_line(job: Job, exc: BaseException) -> str:
+    """One line naming the image and what went wrong."""
+    if isinstance(exc, PosekitError):
+        return str(exc)
+    return f"{job.image}: {exc.__class__.__name__}: {exc}"
 
 
-def _common_root(a: Path, b: Path) -> Path:
-    return Path(os.path.commonpath([a.resolve(), b.resolve()]))
+def run_meta(checkpoint: str, opts: PrelabelOptions) -> dict[str, Any]:
+    return {"model": checkpoint, "score_visible": opts.score_visible, "score_labeled": opts.score_labeled}
+
+
+def concat_datasets(category: Category, parts: list[KeypointDataset], first: list[bool] | None = None
+                    ) -> KeypointDataset:
+    """Datasets of one layout as one, in the given order. Image and annotation ids are kept;
+    an id already taken is given the next free number. Parts marked in ``first`` claim their
+    ids before the others."""
+    K = category.num_keypoints
+    first = first or [True] * len(parts)
+    next_img = max([im.id for p in parts for im in p.images] + [0]) + 1
+    next_ann = max([int(p.ann_id.max()) for p in parts if len(p)] + [0]) + 1
+    used_img: set[int] = set()
+    used_ann: set[int] = set()
+    img_maps: dict[int, dict[int, int]] = {}
+    ann_ids: dict[int, np.ndarray] = {}
+    for i in [i for i in range(len(parts)) if first[i]] + [i for i in range(len(parts)) if not first[i]]:
+        p, remap = parts[i], {}
+        for im in p.images:
+            iid = im.id
+            if iid in used_img:
+                iid, next_img = next_img, next_img + 1
+            used_img.add(iid)
+            remap[im.id] = iid
+        ann = p.ann_id.copy()
+        for r, a in enumerate(ann.tolist()):
+            if a in used_ann:
+                ann[r], next_ann = next_ann, next_ann + 1
+            used_ann.add(int(ann[r]))
+        img_maps[i], ann_ids[i] = remap, ann
+    images = [ImageInfo(img_maps[i][im.id], im.file_name, im.width, im.height, dict(im.extra))
+              for i, p in enumerate(parts) for im in p.images]
+    cols: dict[str, list] = collections.defaultdict(list)
+    for i, p in enumerate(parts):
+        cols["ann_id"].append(ann_ids[i])
+        cols["image_id"].append(np.array([img_maps[i][int(x)] for x in p.image_id], np.int64))
+        for name in ("keypoints", "bbox", "area", "iscrowd", "score"):
+            cols[name].append(getattr(p, name))
+    empty = {"ann_id": np.zeros(0, np.int64), "image_id": np.zeros(0, np.int64), "keypoints": np.zeros((0, K, 3)),
+             "bbox": np.zeros((0, 4)), "area": np.zeros(0), "iscrowd": np.zeros(0, bool), "score": np.zeros(0)}
+    col = {k: (np.concatenate(cols[k]) if cols[k] else v) for k, v in empty.items()}
+    return KeypointDataset(category, images, col["ann_id"], col["image_id"], col["keypoints"], col["bbox"],
+                           col["area"], col["iscrowd"].astype(bool), col["score"], [e for p in parts for e in p.extra])

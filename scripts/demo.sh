@@ -16,9 +16,15 @@ step "MPII .mat release -> COCO-17" $A convert mpii-to-coco $S/mpii/sample_mpii.
 step "mmpose MPII JSON -> COCO (lossless MPII-16)" \
   $A convert mpii-to-coco $S/mpii/sample_mpii.json --layout mpii16 --images $S/images -o $O/mpii_json.mpii16.json --overwrite
 step "COCO (MPII-16) -> mmpose MPII JSON" $A convert coco-to-mpii $O/mpii_json.mpii16.json -o $O/mpii_roundtrip.json --overwrite
-step "COCO -> LabelMe" $A convert coco-to-labelme $O/labelme.coco.json -o $O/labelme_roundtrip --images $S/images --overwrite
+step "COCO -> LabelMe (prints the labelme command that opens them)" \
+  $A convert coco-to-labelme $O/labelme.coco.json -o $O/labelme_roundtrip --images $S/images --overwrite
+step "LabelMe -> COCO again (what you run after correcting in labelme)" \
+  $A convert labelme-to-coco $O/labelme_roundtrip --images $S/images -o $O/labelme_roundtrip.coco.json --overwrite
 step "render OpenPose targets and decode them back" \
   $A render $O/labelme.coco.json --images $S/images -o $O/render --decode
+step "render mmpose's COCO sample photos at stride 4 (pictures of real people)" \
+  $A render tests/data/mmpose/coco/test_coco.json --images tests/data/mmpose/coco -o $O/render_coco --stride 4
+echo "pictures:"; ls -1 $O/render/*.png $O/render_coco/*.png
 if [ ! -f $O/random_cid_hrnet_w32.pth ]; then
   echo; echo "(no network: making a randomly initialised CID HRNet-w32 checkpoint for the pre-label demo;"
   echo " its predictions are meaningless. Real use: --checkpoint PATH, or no flag to fetch the official weights.)"
@@ -31,9 +37,14 @@ cat <<MSG
 
 Demo outputs are in $O/:
   labelme.coco.json            LabelMe folder converted to COCO
-  validate_clean/ validate_defects/   findings.csv, findings.json, pictures/, index.html (open in a browser)
+  validate_clean/ validate_defects/   index.html (open in a browser), findings.csv, findings.json, pictures/
   mpii_mat.coco.json mpii_json.mpii16.json mpii_roundtrip.json   MPII conversions
-  labelme_roundtrip/           COCO written back as LabelMe (open with: labelme $O/labelme_roundtrip)
-  render/                      *.npz targets, *_overview.png, *_channels.png, decoded.json
+  labelme_roundtrip/           COCO written back as LabelMe, with labelme_config.yaml; to correct them, run
+                               the line starting with "labelme " printed by that step (.venv/bin/labelme)
+  render/ render_coco/         *.npz targets, decoded.json, and per image two pictures (open them):
+                               *_overview.png  persons | heatmaps (colour = keypoint) | PAFs (hue =
+                                               direction), keypoint colour legend, direction wheel
+                               *_channels.png  every heatmap and PAF channel as a labelled tile,
+                                               with colour scales
   prelabel/                    LabelMe pre-labels, prelabels.coco.json, .posekit-prelabel.json
 MSG
