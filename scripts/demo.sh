@@ -20,6 +20,12 @@ step "COCO -> LabelMe (prints the labelme command that opens them)" \
   $A convert coco-to-labelme $O/labelme.coco.json -o $O/labelme_roundtrip --images $S/images --overwrite
 step "LabelMe -> COCO again (what you run after correcting in labelme)" \
   $A convert labelme-to-coco $O/labelme_roundtrip --images $S/images -o $O/labelme_roundtrip.coco.json --overwrite
+step "COCO -> YOLO-pose (Ultralytics: data.yaml, images/ links, labels/)" \
+  $A convert $O/labelme.coco.json -o $O/yolo --to yolo --images $S/images --overwrite
+step "YOLO-pose -> COCO (sizes from the image headers)" \
+  $A convert $O/yolo -o $O/yolo_back.coco.json --to coco --overwrite
+step "COCO -> CVAT for images 1.1 (skeletons)" $A convert $O/labelme.coco.json -o $O/cvat.xml --to cvat --overwrite
+step "training configs for the dataset's layout" $A config --for mmpose $O/labelme.coco.json -o $O/dataset_info.py --overwrite
 step "render OpenPose targets and decode them back" \
   $A render $O/labelme.coco.json --images $S/images -o $O/render --decode
 step "render mmpose's COCO sample photos at stride 4 (pictures of real people)" \
@@ -39,6 +45,7 @@ Demo outputs are in $O/:
   labelme.coco.json            LabelMe folder converted to COCO
   validate_clean/ validate_defects/   index.html (open in a browser), findings.csv, findings.json, pictures/
   mpii_mat.coco.json mpii_json.mpii16.json mpii_roundtrip.json   MPII conversions
+  yolo/ yolo_back.coco.json cvat.xml dataset_info.py   YOLO-pose, CVAT, and mmpose's dataset_info
   labelme_roundtrip/           COCO written back as LabelMe, with labelme_config.yaml; to correct them, run
                                the line starting with "labelme " printed by that step (.venv/bin/labelme)
   render/ render_coco/         *.npz targets, decoded.json, and per image two pictures (open them):
