@@ -324,7 +324,10 @@ def read_labelme_folder(folder: str | Path, layout: Layout | None = None, person
         try:
             obj = read_json(path)
             own = file_category(obj, path) if isinstance(obj, dict) else None
-            if own and layout is None:
+            if own:
+                if layout is not None and tuple(own[0].keypoints) != tuple(layout.keypoints):
+                    raise PosekitError(path, f"carries the keypoints of category {own[0].name!r} "
+                                             f"({own[0].num_keypoints}), not layout {layout.name}; leave out --layout")
                 if categories is None:
                     categories = own[1]
                 elif own[0].keypoints != categories[0].keypoints:

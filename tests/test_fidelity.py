@@ -431,3 +431,13 @@ def test_wrong_keypoint_lengths_and_odd_flags_are_refused_by_every_command(tmp_p
 def test_third_party_test_data_is_in_the_repo_with_its_license():
     assert (SHARED / "coco" / "test_coco.json").is_file() and (SHARED / "mpii" / "test_mpii.json").is_file()
     assert "Apache License" in (SHARED.parent / "mmpose" / "LICENSE").read_text()
+
+
+def test_an_explicit_layout_that_disagrees_with_the_files_category_is_named(tmp_path):
+    run_cli("convert", "coco-to-labelme", CROWDPOSE_SAMPLE, "-o", tmp_path / "lm", "--images", SHARED / "crowdpose")
+    res = run_cli("convert", "labelme-to-coco", tmp_path / "lm", "--images", SHARED / "crowdpose",
+                  "--layout", "coco17", "-o", tmp_path / "o.json")
+    assert res.exit_code == 2 and "leave out --layout" in res.stderr and not (tmp_path / "o.json").exists()
+    res = run_cli("convert", "labelme-to-coco", tmp_path / "lm", "--images", SHARED / "crowdpose",
+                  "-o", tmp_path / "o.json")
+    assert res.exit_code == 0 and json.loads((tmp_path / "o.json").read_text())["categories"][0]["keypoints"][0] == "left_shoulder"
