@@ -230,6 +230,8 @@ def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout | Catego
             if g["box"] is not None:
                 raise PosekitError(json_path, f"two '{person_label}' rectangles share group_id {gid}")
             g["box"] = _rectangle_box(pts, json_path, where, label)
+            g["corners"] = (min(p[0] for p in pts), min(p[1] for p in pts),
+                            max(p[0] for p in pts), max(p[1] for p in pts))
             attrs = shape.get("attributes")
             g["attrs"] = dict(attrs) if isinstance(attrs, dict) else {}
             if isinstance(shape.get("description"), str) and shape["description"]:
@@ -261,8 +263,8 @@ def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout | Catego
             exact = attrs.pop("bbox")
             if exact is None and box is None:
                 attrs["_no_bbox"] = True
-            elif isinstance(exact, list) and box is not None and _corners(exact) == _corners_of(box):
-                box = exact
+            elif isinstance(exact, list) and box is not None and _corners(exact) == g.get("corners"):
+                box = exact  # compared with the corners as read: x + (x2 - x) need not give x2 back
         for j, x, y in attrs.pop("unlabeled_xy", []) if isinstance(attrs.get("unlabeled_xy"), list) else []:
             if isinstance(j, int) and 0 <= j < K and g["kps"][j, 2] == 0:
                 g["kps"][j, :2] = (x, y)  # a v=0 point's coordinates, as the COCO file had them
@@ -285,11 +287,6 @@ def _corners(box: list) -> tuple[float, ...] | None:
         x, y, w, h = (float(c) for c in box)
     except (TypeError, ValueError):
         return None
-    return (x, y, x + w, y + h)
-
-
-def _corners_of(box: list[float]) -> tuple[float, ...]:
-    x, y, w, h = box
     return (x, y, x + w, y + h)
 
 
