@@ -100,7 +100,7 @@ class KeypointDataset:
             if got != want:
                 raise ValueError(f"KeypointDataset.{name} has shape {got}; expected {want}")
         for c in self.categories:
-            if c.keypoints != self.category.keypoints:
+            if list(c.keypoints) != list(self.category.keypoints):
                 raise ValueError(f"category {c.id} ({c.name!r}) has other keypoints than category "
                                  f"{self.category.id}; one dataset holds one keypoint layout")
 
