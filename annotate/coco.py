@@ -15,7 +15,7 @@ import orjson
 
 from .dataset import Category, ImageInfo, KeypointDataset
 from .errors import PosekitError
-from .io import read_json, write_json_atomic
+from .io import json_numbers, read_json, write_json_atomic
 from .notes import Notes
 
 #: ``report(rule, severity, image_id, ann_id, message, value)``
@@ -426,7 +426,7 @@ def to_coco_dict(ds: KeypointDataset, arrays: bool = False, notes: Notes | None 
                       sum(1 for e, n in zip(ds.extra, counted) if "num_keypoints" in e and e["num_keypoints"] != n))
     flat = _json_rows(ds.keypoints.reshape(len(ds), ds.keypoints.shape[1] * 3), arrays)
     boxes = _json_rows(ds.bbox, arrays)
-    areas = [int(a) if a.is_integer() and abs(a) < 2**53 else a for a in area.tolist()]
+    areas = json_numbers(area)
     has_area, has_score = ~np.isnan(area), ~np.isnan(ds.score)
     anns = []
     for r, (aid, iid, cid, crowd, extra, kp, nk, box, ar) in enumerate(zip(

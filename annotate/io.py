@@ -78,6 +78,13 @@ def dumps_json(obj: Any, indent: int | None = None) -> bytes:
                       allow_nan=False).encode("utf-8")
 
 
+def json_numbers(values: "np.ndarray | list[float]") -> list:
+    """Floats as JSON should hold them: integral values as ints (as COCO writes pixels), others
+    unchanged."""
+    vals = np.asarray(values, dtype=np.float64).tolist()
+    return [int(v) if v.is_integer() and abs(v) < 2**53 else v for v in vals]
+
+
 def write_json_atomic(path: str | Path, obj: Any, indent: int | None = None) -> None:
     """Write ``obj`` as JSON to ``path`` atomically (NaN/infinity refused: JSON has no such numbers)."""
     try:

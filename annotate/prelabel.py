@@ -31,12 +31,11 @@ import numpy as np
 
 from .dataset import Category, ImageInfo, KeypointDataset, boxes_from_keypoints
 from .errors import PosekitError
-from .images import read_image
+from .images import IMAGE_SUFFIXES, read_image
 from .io import read_json, sha256_file, write_bytes_atomic, write_json_atomic
 from .notes import Notes
 from .skeletons import layout_for_names
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 MANIFEST = ".posekit-prelabel.json"
 COCO_NAME = "prelabels.coco.json"
 REVIEW_NAME = "review.csv"

@@ -17,7 +17,7 @@ import numpy as np
 
 from .dataset import KeypointDataset
 from .errors import PosekitError
-from .images import check_image_header, image_path, read_image
+from .images import image_path, oriented_size, read_image
 from .io import write_bytes_atomic
 from .skeletons import Layout, get_mapping
 from .targets import OpenPoseCodec
@@ -171,12 +171,7 @@ class RenderJob:
 def image_size(path: Path) -> tuple[int, int]:
     """``(height, width)`` of an image as OpenCV decodes it (EXIF orientation applied), from its
     header; PosekitError when it is missing or not an image."""
-    from PIL import Image
-
-    w, h = check_image_header(path)
-    with Image.open(path) as im:
-        if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # stored rotated by 90 degrees
-            w, h = h, w
+    w, h = oriented_size(path)
     return h, w
 
 

@@ -24,9 +24,9 @@ import numpy as np
 
 from annotate.dataset import KeypointDataset
 from annotate.errors import PosekitError
+from annotate.images import IMAGE_SUFFIXES  # noqa: F401  (the formats' image files; openpose imports it here)
 from annotate.notes import Notes
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 @dataclass

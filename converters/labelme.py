@@ -31,15 +31,14 @@ import numpy as np
 from annotate.coco import NO_ISCROWD, category_from_json, category_to_json
 from annotate.dataset import Category, DatasetBuilder, KeypointDataset
 from annotate.errors import PosekitError
-from annotate.images import check_image_header
-from annotate.io import dumps_json, read_json, safe_relative
+from annotate.images import LABELME_IMAGE_SUFFIXES, check_image_header
+from annotate.io import dumps_json, json_numbers, read_json, safe_relative
 from annotate.notes import Notes
 from annotate.skeletons import Layout, normalise_name
 
 OCCLUDED_SUFFIX = "_occluded"
 LABELME_VERSION = "5.5.0"
 DATASET_FILE = ".posekit-dataset.json"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 _SCORE_PREFIX = "score "
 # keys of a point shape that are read (others are counted as not carried)
 _POINT_KEYS = {"label", "points", "group_id", "description", "shape_type", "flags", "mask", "score",
@@ -100,9 +99,9 @@ def resolve_image(obj: dict, json_path: Path, root: Path) -> Path:
     is used; with none there, the file is refused: COCO needs an image file to name."""
     image_path = obj.get("imagePath")
     full = safe_relative(json_path.parent, image_path, "imagePath", json_path, root)
-    if full.suffix.lower() in IMAGE_SUFFIXES or (full.is_file() and full.suffix.lower() != ".json"):
+    if full.suffix.lower() in LABELME_IMAGE_SUFFIXES or (full.is_file() and full.suffix.lower() != ".json"):
         return full
-    for suffix in IMAGE_SUFFIXES:
+    for suffix in LABELME_IMAGE_SUFFIXES:
         for cand in (json_path.with_suffix(suffix), json_path.with_suffix(suffix.upper())):
             if cand.is_file():
                 return safe_relative(json_path.parent, cand.name, "image beside the file", json_path, root)
@@ -533,9 +532,9 @@ def dataset_to_labelme(ds: KeypointDataset, out_dir: str | Path, images_dir: str
             if int(ds.category_id[r]) != ds.category.id:
                 entry["category_id"] = int(ds.category_id[r])
             entry["iscrowd"] = int(ds.iscrowd[r])
-            entry["bbox"] = None if np.isnan(ds.bbox[r]).any() else _plain(ds.bbox[r])
+            entry["bbox"] = None if np.isnan(ds.bbox[r]).any() else json_numbers(ds.bbox[r])
             if not np.isnan(ds.area[r]):
-                entry["area"] = _plain(ds.area[r])
+                entry["area"] = json_numbers([ds.area[r]])[0]
             if not np.isnan(ds.score[r]):
                 entry["score"] = float(ds.score[r])
             unlabeled = np.flatnonzero((ds.keypoints[r, :, 2] == 0) & (ds.keypoints[r, :, :2] != 0).any(axis=1))
@@ -558,10 +557,3 @@ def dataset_to_labelme(ds: KeypointDataset, out_dir: str | Path, images_dir: str
             {"info": ds.info or {"_no_info": True}, "licenses": ds.licenses, "top_extra": ds.top_extra,
              "other_categories": ds.other_categories}, indent=2)
     return docs
-
-
-def _plain(x: np.ndarray | float) -> Any:
-    """Numbers as JSON writes them: integral values as ints."""
-    vals = np.atleast_1d(np.asarray(x, dtype=np.float64)).tolist()
-    out = [int(v) if v.is_integer() and abs(v) < 2**53 else v for v in vals]
-    return out if np.ndim(x) else out[0]

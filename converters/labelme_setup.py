@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 from annotate.errors import PosekitError
+from annotate.images import LABELME_IMAGE_SUFFIXES
 from annotate.io import write_bytes_atomic
 from annotate.skeletons import infer_flip_pairs
 
@@ -82,7 +84,7 @@ def config_text(keypoints: list[str], person_label: str = "person", auto_save: b
     labels = list(keypoints) + [person_label]
     if len(set(labels)) != len(labels):
         raise PosekitError(None, f"person label {person_label!r} is also a keypoint name; choose another")
-    point_pattern = "^(" + "|".join(_regex_escape(k) for k in keypoints) + ")$"
+    point_pattern = "^(" + "|".join(re.escape(k) for k in keypoints) + ")$"
     colours = label_colours(keypoints, person_label)
     lines = [
         "# labelme config written by posekit: keypoint labels in skeleton order, one person = one",
@@ -101,12 +103,6 @@ def config_text(keypoints: list[str], person_label: str = "person", auto_save: b
         "keep_prev: false",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _regex_escape(name: str) -> str:
-    """``re.escape`` for labelme's ``re.match`` of label_flags patterns."""
-    import re
-    return re.escape(name)
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -138,12 +134,11 @@ def link_images(file_names: Iterable[str], images_dir: Path, out_dir: Path) -> i
     return made
 
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 
 def _images_in_subfolders(folder: Path) -> bool:
     for root, _dirs, files in os.walk(folder):
-        if Path(root) != folder and any(Path(f).suffix.lower() in IMAGE_SUFFIXES for f in files):
+        if Path(root) != folder and any(Path(f).suffix.lower() in LABELME_IMAGE_SUFFIXES for f in files):
             return True
     return False
 

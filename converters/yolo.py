@@ -26,6 +26,7 @@ import numpy as np
 
 from annotate.dataset import Category, ImageInfo, KeypointDataset
 from annotate.errors import PosekitError
+from annotate.images import oriented_size
 from annotate.notes import Notes
 
 from .formats import Options, Output, Source, class_index, image_rows, note_unheld, safe_file_name
@@ -249,24 +250,6 @@ def _present(root: str, names: list[str]) -> set[str]:
 
 # --------------------------------------------------------------------------- reading
 
-def _image_size(path: Path) -> tuple[int, int]:
-    """(width, height) as Ultralytics sees the image: EXIF rotations 90/270 swap the sides."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            try:
-                orientation = im.getexif().get(0x0112)
-            except Exception:  # unreadable EXIF: Ultralytics ignores it too
-                orientation = None
-    except FileNotFoundError:
-        raise PosekitError(path, "image not found") from None
-    except (UnidentifiedImageError, OSError):
-        raise PosekitError(path, "not a readable image") from None
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-
-
 def _yaml(src: Path) -> tuple[dict[str, Any], Path | None]:
     import yaml
 
@@ -424,7 +407,7 @@ def read_yolo(src: Path, opts: Options) -> Source:
     persons: list[np.ndarray] = []
     person_img: list[np.ndarray] = []
     for i, (img, arr) in enumerate(parsed):
-        w, h = _image_size(img)
+        w, h = oriented_size(img)  # as Ultralytics sees it
         images_info.append(ImageInfo(i + 1, _rel_name(img, images_root), w, h))
         if arr is not None and arr.size:
             persons.append(np.column_stack([arr, np.full(len(arr), w), np.full(len(arr), h)]))
