@@ -473,5 +473,6 @@ def save_coco(ds: KeypointDataset, path: str | Path, indent: int | None = None) 
         who = f"annotation {int(ds.ann_id[np.flatnonzero(bad)[0]])}" if bad.any() else "a box"
         raise PosekitError(path, f"refusing to write: {who} has NaN or infinite values")
     notes = Notes()
-    write_json_atomic(path, to_coco_dict(ds, arrays=True, notes=notes), indent)
+    # pre-serialised rows need orjson, which writes no other indent than 2
+    write_json_atomic(path, to_coco_dict(ds, arrays=indent in (None, 2), notes=notes), indent)
     return notes

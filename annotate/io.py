@@ -5,6 +5,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -54,25 +55,40 @@ def _json_default(obj: Any) -> Any:
         return float(obj)
     if isinstance(obj, np.ndarray):
         return obj.tolist()
-    if isinstance(obj, orjson.Fragment):  # pre-serialised JSON, for the standard library's writer
-        return orjson.loads(obj.contents)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _has_nonfinite(obj: Any) -> bool:
+    """Whether a JSON-bound object holds NaN or infinity (orjson writes those as ``null``).
+    Fragments are left out: their writers check their numbers."""
+    if isinstance(obj, float):
+        return not math.isfinite(obj)
+    if isinstance(obj, dict):
+        return any(_has_nonfinite(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_has_nonfinite(v) for v in obj)
+    if isinstance(obj, (np.ndarray, np.floating)):
+        return np.asarray(obj).dtype.kind in "fc" and not np.isfinite(obj).all()
+    return False
 
 
 def dumps_json(obj: Any, indent: int | None = None) -> bytes:
     """Serialise to UTF-8 JSON; numpy scalars and arrays are converted; NaN and infinity raise
     ValueError (JSON has no such numbers).
 
-    orjson does the work (about 8x the standard library); it writes NaN as ``null``, so output
-    containing ``null`` (or anything orjson refuses) is redone by the standard library, which
-    refuses NaN."""
+    orjson does the work (about 8x the standard library) and takes pre-serialised
+    :class:`orjson.Fragment` rows; it writes NaN as ``null``, so when the output holds a ``null``
+    the object is searched for a non-finite number (a ``null`` may be a real None). What orjson
+    refuses (integers past 64 bits) and other indents go to the standard library."""
     if indent in (None, 2):
         try:
             out = orjson.dumps(obj, default=_json_default,
                                option=orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0))
         except (orjson.JSONEncodeError, TypeError):
             out = None
-        if out is not None and b"null" not in out:
+        if out is not None:
+            if b"null" in out and _has_nonfinite(obj):
+                raise ValueError("Out of range float values are not JSON compliant (NaN or infinity)")
             return out
     return json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default,
                       allow_nan=False).encode("utf-8")

@@ -441,3 +441,18 @@ def test_an_explicit_layout_that_disagrees_with_the_files_category_is_named(tmp_
     res = run_cli("convert", "labelme-to-coco", tmp_path / "lm", "--images", SHARED / "crowdpose",
                   "-o", tmp_path / "o.json")
     assert res.exit_code == 0 and json.loads((tmp_path / "o.json").read_text())["categories"][0]["keypoints"][0] == "left_shoulder"
+
+
+def test_null_fields_beside_fractional_keypoints_are_written(tmp_path):
+    """A real null (segmentation: null) next to pre-serialised keypoint rows: the writer tells it
+    from a NaN (which it refuses) and writes the file."""
+    obj = _coco([{"id": 1, "file_name": "a.jpg", "width": 9, "height": 9, "license": None}],
+                [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "num_keypoints": 1, "area": 2.5,
+                  "keypoints": [1.5, 2, 2, 0, 0, 0, 0, 0, 0], "bbox": [1, 1, 0.5, 5], "segmentation": None}])
+    out = tmp_path / "o.json"
+    save_coco(from_coco_dict(obj), out)
+    _strict_equal(json.loads(out.read_text()), obj)
+    obj["annotations"][0]["attributes"] = {"weight": float("nan")}
+    with pytest.raises(PosekitError, match="refusing to write"):
+        save_coco(from_coco_dict(obj), tmp_path / "nan.json")
+    assert not (tmp_path / "nan.json").exists()
