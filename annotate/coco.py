@@ -7,6 +7,7 @@ one by one and the offending annotations are left out instead (used by the valid
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,7 +16,7 @@ import orjson
 
 from .dataset import Category, ImageInfo, KeypointDataset
 from .errors import PosekitError
-from .io import json_numbers, read_json, write_json_atomic
+from .io import json_numbers, paused_gc, read_json, write_json_atomic
 from .notes import Notes
 
 #: ``report(rule, severity, image_id, ann_id, message, value)``
@@ -30,7 +31,8 @@ _CAT_CORE = ("id", "name", "keypoints", "skeleton")
 
 def load_coco(path: str | Path, report: Reporter | None = None) -> KeypointDataset:
     """Read a COCO keypoint file into a :class:`KeypointDataset`."""
-    return from_coco_dict(read_json(path), path, report)
+    with paused_gc():  # millions of new objects, none of them garbage
+        return from_coco_dict(read_json(path), path, report)
 
 
 # Defects that leave the data representable: loading for conversion keeps the file as it is
@@ -77,10 +79,10 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
     images = _parse_images(obj["images"], rep)
     image_ids = {im.id for im in images}
 
-    other_anns: list[dict] = []
-    good: list[dict] = []
+    screened = _screen_annotations(obj["annotations"], kp_cat_ids, other_cats, image_ids, K)
+    good, other_anns = screened or ([], [])
     seen_ids: set = set()
-    for i, ann in enumerate(obj["annotations"]):
+    for i, ann in enumerate(obj["annotations"] if screened is None else ()):  # a fault: find and report it
         if not isinstance(ann, dict):
             rep("schema.annotation_type", "error", None, None, f"annotations[{i}] is not an object", None)
             continue
@@ -128,12 +130,10 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
     area = _number_column(good, "area", (), rep, "is not a finite number")
     score = _number_column(good, "score", (), rep, "is not a finite number")
     iscrowd = _iscrowd_column(good, rep)
-    extras = []
-    for ann in good:
-        extra = {k: v for k, v in ann.items() if k not in _ANN_CORE}
+    extras = _extras(good, _ANN_CORE)
+    for ann, extra in zip(good, extras):
         if "iscrowd" not in ann:
             extra[NO_ISCROWD] = True  # the writer completes it (COCOeval needs it); the validator reports it
-        extras.append(extra)
 
     top = {k: v for k, v in obj.items() if k not in ("images", "annotations", "categories", "info", "licenses")}
     info = obj.get("info")
@@ -142,11 +142,83 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
         info = None
     return KeypointDataset(
         category, images,
-        np.array([a["id"] for a in good], dtype=np.int64),
-        np.array([a["image_id"] for a in good], dtype=np.int64),
+        np.array(list(map(itemgetter("id"), good)), dtype=np.int64),
+        np.array(list(map(itemgetter("image_id"), good)), dtype=np.int64),
         kps.reshape(n, K, 3), bbox, area, iscrowd, score, extras,
         dict(info) if info is not None else {}, obj.get("licenses"), list(other_cats.values()), other_anns,
-        top, categories, np.array([a["category_id"] for a in good], dtype=np.int64))
+        top, categories, np.array(list(map(itemgetter("category_id"), good)), dtype=np.int64))
+
+
+def _same_type(values: list, kind: type) -> bool:
+    """Every value is exactly of ``kind`` (so ``True`` is not an ``int``); one C-level pass."""
+    return set(map(type, values)) == {kind}
+
+
+def _int64s(values: list) -> bool:
+    """Every value is a Python int (not a bool) in int64's range."""
+    if not _same_type(values, int):
+        return False
+    try:
+        np.array(values, dtype=np.int64)
+    except OverflowError:
+        return False
+    return True
+
+
+def _screen_annotations(anns: list, kp_cat_ids: set, other_cats: dict, image_ids: set,
+                        K: int) -> tuple[list[dict], list[dict]] | None:
+    """``(keypoint annotations, other categories' annotations)`` when every annotation passes the
+    structural checks, each check one pass over a column; None when any fails (the annotation
+    loop in :func:`from_coco_dict` then finds and reports each fault)."""
+    if not anns:
+        return [], []
+    if not _same_type(anns, dict):
+        return None
+    try:
+        ids = list(map(itemgetter("id"), anns))
+        cids = list(map(itemgetter("category_id"), anns))
+    except KeyError:
+        return None
+    if not (_int64s(ids) and _int64s(cids)) or len(set(ids)) != len(ids):
+        return None
+    if set(cids) <= kp_cat_ids:
+        good, other = list(anns), []
+    else:
+        good = [a for a, c in zip(anns, cids) if c in kp_cat_ids]
+        other = [a for a, c in zip(anns, cids) if c in other_cats]
+        if len(good) + len(other) != len(anns):
+            return None
+    if not good:
+        return good, other
+    try:
+        iids = list(map(itemgetter("image_id"), good))
+        kps = list(map(itemgetter("keypoints"), good))
+    except KeyError:
+        return None
+    if not _same_type(iids, int) or not set(iids) <= image_ids:
+        return None
+    if not _same_type(kps, list) or set(map(len, kps)) != {3 * K}:
+        return None
+    return good, other
+
+
+def _extras(rows: list[dict], core: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Each object's fields other than ``core``, in the file's order (objects sharing a key
+    order, as a file's objects mostly do, share the work of finding them)."""
+    cache: dict[tuple, Any] = {}
+    out = []
+    for row in rows:
+        layout = tuple(row)
+        get = cache.get(layout)
+        if get is None:
+            keys = tuple(k for k in layout if k not in core)
+            get = cache[layout] = (keys, itemgetter(*keys) if len(keys) > 1 else None)
+        keys, many = get
+        if many is not None:
+            out.append(dict(zip(keys, many(row))))
+        else:
+            out.append({keys[0]: row[keys[0]]} if keys else {})
+    return out
 
 
 def _number_column(good: list[dict], key: str, shape: tuple[int, ...], rep: Reporter, why: str) -> np.ndarray:
@@ -154,11 +226,11 @@ def _number_column(good: list[dict], key: str, shape: tuple[int, ...], rep: Repo
     finite numbers of that shape are reported and left NaN. One numpy call when all are good."""
     vals = [a.get(key) for a in good]
     out = np.full((len(good), *shape), np.nan)
-    present = [i for i, v in enumerate(vals) if v is not None]
+    present = range(len(vals)) if None not in vals else [i for i, v in enumerate(vals) if v is not None]
     if not present:
         return out
     try:
-        arr = np.array([vals[i] for i in present])
+        arr = np.array(vals if len(present) == len(vals) else [vals[i] for i in present])
         if arr.dtype.kind in "if" and arr.shape == (len(present), *shape) and np.isfinite(arr).all():
             out[present] = arr
             return out
@@ -344,6 +416,9 @@ def category_to_json(cat: Category) -> dict[str, Any]:
 
 
 def _parse_images(imgs: list, rep: Reporter) -> list[ImageInfo]:
+    fast = _images_fast(imgs)
+    if fast is not None:
+        return fast
     out = []
     seen: set = set()
     for i, im in enumerate(imgs):
@@ -375,6 +450,26 @@ def _parse_images(imgs: list, rep: Reporter) -> list[ImageInfo]:
                 size.append(None)
         out.append(ImageInfo(iid, fn, size[0], size[1], {k: v for k, v in im.items() if k not in _IMG_CORE}))
     return out
+
+
+def _images_fast(imgs: list) -> list[ImageInfo] | None:
+    """The images when every one has a unique int64 id, a file name and integral sizes in range
+    (each check one pass over a column); None when any does not (:func:`_parse_images` then
+    reports each fault)."""
+    if not imgs:
+        return []
+    if not _same_type(imgs, dict):
+        return None
+    try:
+        ids, names, widths, heights = (list(map(itemgetter(k), imgs)) for k in _IMG_CORE)
+    except KeyError:
+        return None
+    if not _int64s(ids) or len(set(ids)) != len(ids) or not _same_type(names, str) or not all(names):
+        return None
+    for sizes in (widths, heights):
+        if not _same_type(sizes, int) or not 0 < min(sizes) <= max(sizes) <= MAX_IMAGE_SIDE:
+            return None
+    return list(map(ImageInfo, ids, names, widths, heights, _extras(imgs, _IMG_CORE)))
 
 
 def _json_rows(arr: np.ndarray, arrays: bool = False) -> list:

@@ -96,3 +96,47 @@ def test_strict_loading_names_the_annotation(mutate, message):
     mutate(d)
     with pytest.raises(PosekitError, match=message):
         from_coco_dict(d, "f.json")
+
+
+def _columns(ds):
+    return (ds.category, ds.categories, [vars(im) for im in ds.images], ds.ann_id, ds.image_id, ds.category_id,
+            ds.keypoints, ds.bbox, ds.area, ds.iscrowd, ds.score, ds.extra, ds.other_annotations,
+            ds.other_categories)
+
+
+@pytest.mark.parametrize("path", SHARED_COCO_FILES, ids=lambda p: p.name)
+def test_column_checks_read_exactly_what_the_annotation_loop_reads(path, monkeypatch):
+    """Valid files take the column-wise checks; the loop that finds faults must read them the same."""
+    import annotate.coco as coco
+
+    obj = json.loads(path.read_text())
+    obj["annotations"][0].pop("iscrowd", None)                    # completed and marked
+    obj["annotations"][-1] = dict(reversed(obj["annotations"][-1].items()))  # another key order
+    obj["categories"].append({"id": 99, "name": "dog"})          # a category without keypoints ...
+    obj["annotations"].append({"id": 10**9, "image_id": obj["images"][0]["id"], "category_id": 99,
+                               "bbox": [1, 2, 3, 4], "area": 12, "iscrowd": 0})  # ... and its annotation
+    fast = _columns(from_coco_dict(json.loads(json.dumps(obj))))
+    monkeypatch.setattr(coco, "_screen_annotations", lambda *a: None)
+    monkeypatch.setattr(coco, "_images_fast", lambda *a: None)
+    slow = _columns(from_coco_dict(json.loads(json.dumps(obj))))
+    for a, b in zip(fast, slow):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+        else:
+            assert repr(a) == repr(b)  # the same values, and the fields in the same order
+
+
+@pytest.mark.parametrize("fault, message", [
+    (lambda o: o["annotations"][3].update(id=True), "expected an integer"),
+    (lambda o: o["annotations"][3].update(id=o["annotations"][2]["id"]), "is used twice"),
+    (lambda o: o["annotations"][3].update(image_id=-5), "is not an image of this file"),
+    (lambda o: o["annotations"][3].update(category_id=2**64), "is not a category"),
+    (lambda o: o["annotations"][3].pop("keypoints"), "'keypoints' must be a list"),
+    (lambda o: o["images"][1].update(width=True), "expected a positive integer"),
+    (lambda o: o["images"][1].update(id=o["images"][0]["id"]), "is used twice"),
+])
+def test_a_fault_anywhere_in_a_large_file_is_still_found(fault, message):
+    obj = json.loads(COCO_SAMPLE.read_text())
+    fault(obj)
+    with pytest.raises(PosekitError, match=message):
+        from_coco_dict(obj)
