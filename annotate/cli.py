@@ -333,7 +333,9 @@ def convert_any(
                                     "(x, y, visibility) or [K, 2]."),
     image_root_url: str = typer.Option("/data/local-files/?d=", help="Label Studio: prefix of each task's image "
                                        "URL (local files storage by default)."),
-    person_label: str = typer.Option("person", help="LabelMe: label of the rectangle that is a person's box."),
+    person_label: str = typer.Option("person", help="LabelMe: label of the rectangle that is a person's box; "
+                                     "CVAT: the skeleton label read (default: 'person' when declared, else the "
+                                     "skeleton label with the most skeletons)."),
     box_margin: float = typer.Option(0.1, min=0, help="Margin (fraction of size) of boxes made from keypoints."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="LabelMe: convert the good files, skip bad ones."),
     overwrite: bool = OVERWRITE,

@@ -168,6 +168,14 @@ class DatasetBuilder:
         (only those where ``derive`` is true, when given)."""
         K = self.category.num_keypoints
         rows = self._rows
+        # a person to be given a box that has neither one nor a labeled keypoint has nothing to
+        # place it by (COCOeval needs a box): left out, counted
+        empty = [not r[5] and np.isnan(r[3]).any() and not (r[2][:, 2] > 0).any() and (derive is None or derive[i])
+                 for i, r in enumerate(rows)]
+        if any(empty):
+            self.notes.lost("persons with neither a box nor a labeled keypoint (nothing to place them by)", sum(empty))
+            rows = [r for r, e in zip(rows, empty) if not e]
+            derive = None if derive is None else np.asarray(derive)[~np.array(empty)]
         ds = KeypointDataset(
             self.category, self.images,
             np.array([r[0] for r in rows], dtype=np.int64),

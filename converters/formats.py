@@ -143,6 +143,8 @@ def _json_kind(head: bytes) -> str | None:
             return "mpii"
         if b'"data"' in head:
             return "labelstudio"
+        if b'"annotation_id"' in head and (b'"keypointlabels"' in head or b'"rectanglelabels"' in head):
+            return "labelstudio"  # Label Studio's JSON-MIN export (task data flattened, no "data")
         return None
     if head.startswith(b"{"):
         if b'"people"' in head and b'"pose_keypoints_2d"' in head:
@@ -159,8 +161,9 @@ def detect_format(src: Path) -> str:
     if not src.exists():
         raise PosekitError(src, "not found")
     if src.is_dir():
-        if (src / "data.yaml").is_file() or ((src / "labels").is_dir() and (src / "images").is_dir()):
-            return "yolo"
+        if (src / "data.yaml").is_file() or ((src / "labels").is_dir() and (src / "images").is_dir()) or \
+                any(p.is_file() and b"kpt_shape" in _head(p) for p in (*src.glob("*.yaml"), *src.glob("*.yml"))):
+            return "yolo"  # (labelme's config beside LabelMe files is a YAML file too: kpt_shape tells them apart)
         jsons = sorted(p for p in src.rglob("*.json") if not any(s.startswith(".") for s in p.relative_to(src).parts))
         if any(p.name.endswith("_keypoints.json") for p in jsons):
             return "openpose"
@@ -173,6 +176,8 @@ def detect_format(src: Path) -> str:
     suffix = src.suffix.lower()
     if suffix == ".mat":
         return "mpii"
+    if suffix in (".yaml", ".yml"):  # a YOLO dataset's YAML (Ultralytics' data.yaml)
+        return "yolo"
     head = _head(src)
     if suffix == ".xml" or head.startswith(b"<"):
         if b"<annotations" in head:

@@ -15,6 +15,13 @@ tolerance), so keypoints outside the image are hidden (v=0 at 0,0), clipped to t
 their persons dropped (``--outside``), and boxes are clipped to the image, all counted. In
 ``[K, 2]`` files an unlabeled keypoint is written at -0.001,-0.001: Ultralytics marks points
 with a negative coordinate as not visible, and its label check allows values down to -0.01.
+A person without a box gets one around its keypoints, a negative width or height is turned,
+and a line repeating another of its image is left out (Ultralytics keeps one), all counted.
+
+Reading follows Ultralytics' loader: data.yaml (or the folder's one ``*.yaml``/``*.yml``) with
+``path`` and ``train``/``val``/``test`` as folders or image lists (Roboflow's ``../train/images``,
+CVAT's ``train.txt``, Windows separators), hidden files skipped; ``0 0`` points of ``[K, 2]``
+files (CVAT's padding) read as unlabeled.
 """
 from __future__ import annotations
 
@@ -158,15 +165,8 @@ def write_yolo(ds: KeypointDataset, dst: Path, opts: Options, notes: Notes, imag
         notes.lost("occluded flags (v=1) of keypoints ([K, 2] has no visibility; read back as v=2)",
                    int((v == 1).sum()))
 
-    x0 = np.clip(box[:, 0], 0, W)
-    y0 = np.clip(box[:, 1], 0, H)
-    x1 = np.clip(box[:, 0] + box[:, 2], 0, W)
-    y1 = np.clip(box[:, 1] + box[:, 3], 0, H)
-    with np.errstate(invalid="ignore"):
-        clipped = keep & (np.abs(np.stack([x0, y0, x1, y1], 1) - np.stack(
-            [box[:, 0], box[:, 1], box[:, 0] + box[:, 2], box[:, 1] + box[:, 3]], 1)) > 1e-9).any(axis=1)
-    notes.changed("person boxes clipped to the image", int(clipped.sum()))
-
+    x0, y0, x1, y1, has_box = _person_boxes(box, ds.keypoints[rows], W, H, opts.box_margin, keep, notes)
+    keep &= has_box
     rows_k, img_of, W, H = rows[keep], img_of[keep], W[keep], H[keep]
     x0, y0, x1, y1 = x0[keep], y0[keep], x1[keep], y1[keep]
     norm_box = np.stack([(x0 + x1) / 2 / W, (y0 + y1) / 2 / H, (x1 - x0) / W, (y1 - y0) / H], 1)
@@ -177,8 +177,18 @@ def write_yolo(ds: KeypointDataset, dst: Path, opts: Options, notes: Notes, imag
     if ndim == 2:
         hidden = norm_kps[..., 2] == 0
         norm_kps[hidden, 0] = norm_kps[hidden, 1] = HIDDEN_2D
+    cls_k = cls_all[rows_k]
+    dup = _duplicates(img_of, cls_k, norm_box, norm_kps, ndim)
+    notes.lost("duplicate persons (same class, box and keypoints as another in their image, as written; "
+               "Ultralytics keeps one)", int(dup.sum()))
+    if dup.any():
+        img_of, cls_k, norm_box, norm_kps, rows_k = (a[~dup] for a in (img_of, cls_k, norm_box, norm_kps, rows_k))
+    tiny = (wh < 10).any(axis=1)  # Ultralytics' check_image refuses them
+    notes.lost("images smaller than 10 px a side (linked and labeled, but Ultralytics skips them as corrupt)",
+               int(tiny.sum()))
+    notes.lost("persons in images smaller than 10 px a side (Ultralytics skips them)", int(tiny[img_of].sum()))
     order = np.argsort(img_of, kind="stable")  # label files hold their persons in the dataset's order
-    buf, off = format_rows(cls_all[rows_k][order], norm_box[order], norm_kps[order], ndim)
+    buf, off = format_rows(cls_k[order], norm_box[order], norm_kps[order], ndim)
     bounds = off[np.searchsorted(img_of[order], np.arange(len(ds.images) + 1))].tolist()
     root_images = os.path.abspath(images_dir)
     # images already in DST/images (converting in place): nothing to link
@@ -225,6 +235,70 @@ def write_yolo(ds: KeypointDataset, dst: Path, opts: Options, notes: Notes, imag
                           f"kpt_shape [{ds.category.num_keypoints}, {ndim}], {len(ds.categories)} class(es)")
 
 
+def _person_boxes(box: np.ndarray, kps: np.ndarray, W: np.ndarray, H: np.ndarray, margin: float, keep: np.ndarray,
+                  notes: Notes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each person's box as corners clipped to its image, and whether it has one. A missing box
+    is made around the labeled keypoints (``--box-margin``); a negative width or height is turned
+    the right way (Ultralytics refuses the image's labels otherwise); all counted among ``keep``."""
+    box = box.copy()
+    none = ~np.isfinite(box).all(axis=1)
+    if none.any():
+        from annotate.dataset import boxes_from_keypoints
+
+        box[none] = boxes_from_keypoints(kps[none], np.stack([W[none], H[none]], 1), margin)
+    has = np.isfinite(box).all(axis=1)
+    notes.changed("persons without a box given one around their labeled keypoints (--box-margin)",
+                  int((none & has & keep).sum()))
+    notes.lost("persons with neither a box nor a labeled keypoint (YOLO needs a box)", int((~has & keep).sum()))
+    box[~has] = 0
+    flipped = (box[:, 2] < 0) | (box[:, 3] < 0)
+    notes.changed("person boxes with a negative width or height turned the right way", int((flipped & keep).sum()))
+    lo = np.minimum(box[:, :2], box[:, :2] + box[:, 2:])
+    hi = np.maximum(box[:, :2], box[:, :2] + box[:, 2:])
+    x0, x1 = np.clip(lo[:, 0], 0, W), np.clip(hi[:, 0], 0, W)
+    y0, y1 = np.clip(lo[:, 1], 0, H), np.clip(hi[:, 1], 0, H)
+    clipped = keep & has & (np.abs(np.stack([x0, y0, x1, y1], 1) - np.concatenate([lo, hi], 1)) > 1e-9).any(axis=1)
+    notes.changed("person boxes clipped to the image", int(clipped.sum()))
+    return x0, y0, x1, y1, has
+
+
+def _duplicates(img: np.ndarray, cls: np.ndarray, box: np.ndarray, kps: np.ndarray, ndim: int) -> np.ndarray:
+    """Persons whose written line repeats an earlier one of the same image (Ultralytics drops such
+    rows). Rows are hashed on image, class and rounded box; only those sharing a hash with another
+    are hashed again with their keypoints, and equal hashes compared in full."""
+    n = len(img)
+    dup = np.zeros(n, bool)
+    if n < 2:
+        return dup
+    key = np.empty((n, 6), np.int64)
+    key[:, 0], key[:, 1] = img, cls
+    key[:, 2:] = np.rint(box * 1e6)
+    idx = np.flatnonzero(_repeated(key))
+    if len(idx) < 2:
+        return dup
+    m = len(idx)
+    full = np.concatenate([key[idx], np.rint(kps[idx, :, :2] * 1e6).reshape(m, -1).astype(np.int64),
+                           kps[idx, :, 2].astype(np.int64) if ndim == 3 else np.zeros((m, 0), np.int64)], axis=1)
+    dup[idx[_repeated(full, later=True)]] = True
+    return dup
+
+
+def _repeated(rows: np.ndarray, later: bool = False) -> np.ndarray:
+    """Rows (int64) equal to another row (``later``: only those after an equal one): hashed with
+    random odd multipliers, equal hashes compared in full."""
+    mult = np.random.default_rng(0).integers(1, 2 ** 63, rows.shape[1], dtype=np.uint64) | np.uint64(1)
+    h = rows.view(np.uint64) @ mult
+    order = np.argsort(h, kind="stable")
+    cand = np.flatnonzero(h[order[1:]] == h[order[:-1]])
+    a, b = order[cand], order[cand + 1]
+    same = (rows[a] == rows[b]).all(axis=1)
+    out = np.zeros(len(rows), bool)
+    out[np.maximum(a, b)[same]] = True
+    if not later:
+        out[np.minimum(a, b)[same]] = True
+    return out
+
+
 def _plain(fn: str) -> bool:
     """A relative POSIX path with nothing to normalise (no ``.``/``..`` parts, no ``//``, no ``\\``)."""
     return bool(fn) and not (fn.startswith(("/", "./", "../")) or "\\" in fn or "//" in fn or "/./" in fn
@@ -251,70 +325,253 @@ def _present(root: str, names: list[str]) -> set[str]:
 # --------------------------------------------------------------------------- reading
 
 def _yaml(src: Path) -> tuple[dict[str, Any], Path | None]:
+    """The dataset's YAML (``src`` itself, ``data.yaml``, or the folder's one ``*.yaml``/``*.yml``,
+    preferring the one named after the folder, as Ultralytics' ``find_dataset_yaml``) and its path."""
     import yaml
 
-    path = src / "data.yaml"
-    if not path.is_file():
-        cands = sorted(p for p in src.glob("*.yaml") if p.is_file())
-        path = cands[0] if len(cands) == 1 else None
+    if src.is_file():
+        path: Path | None = src
+    elif (src / "data.yaml").is_file():
+        path = src / "data.yaml"
+    else:
+        path = None
+        for pattern in ("*.yaml", "*.yml"):
+            cands = sorted(p for p in src.glob(pattern) if p.is_file())
+            if len(cands) > 1:
+                cands = [p for p in cands if p.stem == src.name] or cands
+            if len(cands) > 1:
+                raise PosekitError(src, f"{len(cands)} YAML files ({', '.join(p.name for p in cands)}) and no "
+                                        "data.yaml: pass the dataset's YAML file itself")
+            if cands:
+                path = cands[0]
+                break
     if path is None:
         return {}, None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise PosekitError(path, f"not readable YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
-        raise PosekitError(path, "expected a mapping (kpt_shape, names, ...)")
+        raise PosekitError(path, "expected a mapping (train, val, kpt_shape, names, ...)")
     return data, path
 
 
-def _image_files(src: Path, data: dict[str, Any], yaml_path: Path | None) -> tuple[list[Path], Path]:
-    """The images of the dataset and the folder their names are relative to."""
-    base = src
-    if yaml_path is not None and isinstance(data.get("path"), str) and data["path"]:
-        p = Path(data["path"])
-        base = p if p.is_absolute() else (yaml_path.parent / p)
-        if not base.is_dir():
-            base = src
-    roots: list[Path] = []
+def _locate(name: str, *bases: Path) -> Path | None:
+    """The existing path ``name`` means (absolute, or under the first base that has it; Windows
+    ``\\`` separators read as ``/`` when the name as written does not exist); None if none."""
+    for s in dict.fromkeys((name, name.replace("\\", "/"))):
+        p = Path(s)
+        for q in [p] if p.is_absolute() else [b / p for b in bases]:
+            if os.path.lexists(q):
+                return q
+    return None
+
+
+def _is_image(name: str) -> bool:
+    """An image file name as Ultralytics' loader takes it (``*.*`` with an image suffix)."""
+    dot = name.rfind(".")
+    return dot >= 0 and name[dot:].lower() in ULTRALYTICS_IMAGES
+
+
+def _walk_images(root: Path) -> tuple[list[str], int]:
+    """The images under ``root`` as Ultralytics' ``glob('**/*.*')`` finds them (symbolic links to
+    folders followed, hidden files and folders skipped), and how many hidden ones were skipped."""
+    found: list[str] = []
+    hidden = 0
+    seen: set[str] = set()
+    for d, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(d)
+        if real in seen:  # a link back to a folder already walked
+            dirs[:] = []
+            continue
+        seen.add(real)
+        rel = os.path.relpath(d, root)
+        in_hidden = rel != "." and any(part.startswith(".") for part in rel.split(os.sep))
+        for f in files:
+            if _is_image(f):
+                if in_hidden or f.startswith("."):
+                    hidden += 1
+                else:
+                    found.append(os.path.join(d, f))
+    return found, hidden
+
+
+def _split_sources(folder: Path, data: dict[str, Any]) -> tuple[list[Path], Path]:
+    """The folders and image lists data.yaml's ``train``/``val``/``test`` name (resolved as
+    Ultralytics' ``check_det_dataset`` does: under ``path``, else the YAML's folder; a missing
+    ``../x`` retried as ``x``, as Roboflow's exports need), and that base folder. A missing
+    ``test`` is skipped (Ultralytics only looks for it when testing); a missing train or val is
+    refused."""
+    base = folder
+    raw = data.get("path")
+    if isinstance(raw, str) and raw.strip():
+        p = _locate(raw.strip(), folder)
+        base = p if p is not None and p.is_dir() else folder  # elsewhere on another machine: the YAML's folder
+    sources: list[Path] = []
     for key in ("train", "val", "test"):
         val = data.get(key)
-        for item in ([val] if isinstance(val, str) else val if isinstance(val, list) else []):
-            if isinstance(item, str) and item:
-                roots.append(Path(item) if Path(item).is_absolute() else base / item)
-    if not roots:
-        roots = [src / "images"]
-    files: list[Path] = []
-    for r in roots:
-        if r.is_dir():
-            files += [p for p in r.rglob("*") if p.suffix.lower() in ULTRALYTICS_IMAGES and not p.is_dir()]
-        elif r.is_file() and r.suffix == ".txt":  # a list of image paths
-            for line in r.read_text(encoding="utf-8").splitlines():
-                line = line.strip()
-                if line:
-                    q = Path(line)
-                    files.append(q if q.is_absolute() else r.parent / q)
+        if val is None and key == "val":
+            val = data.get("validation")  # Ultralytics renames it to val
+        items = [val] if isinstance(val, str) else val if isinstance(val, list) else []
+        for item in items:
+            if not isinstance(item, str) or not item.strip():
+                continue
+            item = item.strip()
+            p = _locate(item, base)
+            if p is None and isinstance(val, str) and item.replace("\\", "/").startswith("../"):
+                p = _locate(item[3:], base)
+            if p is None:
+                if key == "test":
+                    continue
+                raise PosekitError(base / item, f"the {key} images named by data.yaml ({item!r}) not found")
+            sources.append(p)
+    return sources, base
+
+
+def _listed_images(lst: Path, base: Path, notes: Notes) -> list[str]:
+    """The images an image list names (one path a line: ``./`` and other relative paths under the
+    list's folder, else under data.yaml's ``path``); entries that are not images or do not exist
+    are counted."""
+    try:
+        lines = lst.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise PosekitError(lst, "image list is not UTF-8 text") from None
+    found: list[str] = []
+    missing = not_image = 0
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        if not _is_image(line):
+            not_image += 1
+            continue
+        p = _locate(line, lst.parent, base)
+        if p is None:
+            missing += 1
         else:
-            raise PosekitError(r, "images folder named by data.yaml not found")
-    uniq = sorted({os.path.abspath(f): f for f in files}.values(), key=lambda p: str(p))
-    images_root = src / "images" if (src / "images").is_dir() else base
-    return uniq, images_root
+            found.append(str(p))
+    notes.lost(f"images listed in {lst.name} that do not exist (not read; Ultralytics skips them too)", missing)
+    notes.lost(f"lines of {lst.name} that name no image file (Ultralytics skips them too)", not_image)
+    return found
+
+
+def _image_files(folder: Path, data: dict[str, Any], notes: Notes) -> tuple[list[Path], Path, list[Path]]:
+    """The images of the dataset (sorted, each once), the folder their names are relative to, and
+    the label folders that belong to the image folders (for label files no image uses)."""
+    sources, base = _split_sources(folder, data) if data else ([], folder)
+    if not sources:
+        sources = [folder / "images"]
+    files: list[str] = []
+    label_dirs = [d for d in (folder / "labels", base / "labels") if d.is_dir()]
+    hidden = 0
+    for r in sources:
+        if r.is_dir():
+            found, n = _walk_images(r)
+            files += found
+            hidden += n
+            twin = Path(label_path(os.path.join(os.path.abspath(r), "x.jpg"))).parent
+            if twin.is_dir() and twin != Path(os.path.abspath(r)):
+                label_dirs.append(twin)
+        elif r.is_file():
+            files += _listed_images(r, base, notes)
+        else:
+            raise PosekitError(r, "images folder not found")
+    notes.lost("hidden files with image suffixes (names or folders starting with '.', e.g. macOS's ._x.jpg; "
+               "Ultralytics skips them too)", hidden)
+    uniq = sorted({os.path.abspath(f): Path(f) for f in files}.items())
+    images = [p for _, p in uniq]
+    absolute = [a for a, _ in uniq]
+    root = next((c for c in (folder / "images", base, folder) if c.is_dir() and
+                 all(a.startswith(os.path.abspath(c) + os.sep) for a in absolute)), None)
+    if root is None:
+        root = Path(os.path.commonpath(absolute)) if absolute else folder
+        if len(absolute) == 1:
+            root = root.parent
+    return images, root, label_dirs
 
 
 def _rel_name(path: Path, images_root: Path) -> str:
-    a, r = os.path.abspath(path), os.path.abspath(images_root)
-    return os.path.relpath(a, r).replace(os.sep, "/") if a.startswith(r + os.sep) else os.path.basename(a)
+    return os.path.relpath(os.path.abspath(path), os.path.abspath(images_root)).replace(os.sep, "/")
+
+
+def _class_names(data: dict[str, Any], owner: Path | str) -> list[str] | None:
+    """data.yaml's class names (``names`` as a list or a ``{index: name}`` mapping, whose keys may
+    be strings, as Ultralytics' ``check_class_names`` reads them; else ``nc`` classes
+    ``class_0..``); None when it names none."""
+    names = data.get("names")
+    if isinstance(names, dict) and names:
+        try:
+            by_index = {int(k): str(v) for k, v in names.items()}
+        except (TypeError, ValueError):
+            raise PosekitError(owner, f"names keys {list(names)!r} must be class indices 0, 1, ...") from None
+        if sorted(by_index) != list(range(len(by_index))):
+            raise PosekitError(owner, f"names keys {sorted(by_index)} must be the class indices 0..{len(by_index) - 1}")
+        return [by_index[i] for i in range(len(by_index))]
+    if isinstance(names, list) and names:
+        return [str(n) for n in names]
+    nc = data.get("nc")
+    if isinstance(nc, (int, float, str)) and str(nc).strip().isdigit() and int(str(nc).strip()) > 0:
+        return [f"class_{i}" for i in range(int(str(nc).strip()))]
+    return None
+
+
+def _read_label(lp: str) -> list[list[str]]:
+    """The non-blank lines of a label file, split on white space (UTF-8, with or without a BOM;
+    CRLF line ends)."""
+    try:
+        with open(lp, encoding="utf-8-sig") as fh:
+            text = fh.read()
+    except UnicodeDecodeError:
+        raise PosekitError(lp, "label file is not UTF-8 text") from None
+    except OSError as exc:
+        raise PosekitError(lp, f"label file not readable ({exc.strerror})") from None
+    return [ln.split() for ln in text.splitlines() if ln.strip()]
+
+
+def _parse_rows(lp: str, rows: list[list[str]], K: int | None, ndim: int | None) -> tuple[np.ndarray, int, int]:
+    """One label file's values ``(n, 5 + K * ndim)``; K and ndim from the column count when not
+    known (3 values per keypoint when that divides, else 2)."""
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise PosekitError(lp, f"lines have different numbers of values ({sorted(widths)})")
+    cols = widths.pop()
+    if K is None or ndim is None:
+        if cols <= 5 or (cols - 5) % 3 and (cols - 5) % 2:
+            what = "a detection label (class and box, no keypoints)" if cols == 5 else "not class, box and keypoints"
+            raise PosekitError(lp, f"{cols} values per line: {what}")
+        ndim = 3 if (cols - 5) % 3 == 0 else 2
+        K = (cols - 5) // ndim
+    if cols != 5 + K * ndim:
+        extra = cols - 5 - K * ndim
+        what = " (a detection label: class and box only)" if cols == 5 else \
+            " (a trailing confidence or track id?)" if extra in (1, 2) else \
+            " (a segmentation polygon?)" if cols > 5 and (cols - 1) % 2 == 0 else ""
+        raise PosekitError(lp, f"{cols} values per line{what}; kpt_shape [{K}, {ndim}] needs {5 + K * ndim}")
+    try:
+        arr = np.array(rows, dtype=np.float64)
+    except ValueError:
+        raise PosekitError(lp, "a value is not a number") from None
+    if not np.isfinite(arr).all():
+        raise PosekitError(lp, "a value is NaN or infinite")
+    return arr, K, ndim
+
+
+def _check_classes(lp: str, cls: np.ndarray, n_cls: int) -> None:
+    bad = (cls % 1 != 0) | (cls < 0) | (cls >= n_cls)
+    if bad.any():
+        raise PosekitError(lp, f"class {cls[bad][0]:g} is not one of data.yaml's classes 0..{n_cls - 1}")
 
 
 def read_yolo(src: Path, opts: Options) -> Source:
-    """Read a YOLO-pose folder (``data.yaml`` optional: without it K comes from the column count,
-    3 values per keypoint when that divides, and 17 keypoints are COCO-17's)."""
-    from annotate.skeletons import COCO17, get_layout
-
-    if not src.is_dir():
-        raise PosekitError(src, "expected a YOLO-pose folder (data.yaml, images/, labels/)")
+    """Read a YOLO-pose folder (or its data.yaml) as Ultralytics' loader does (``data.yaml``
+    optional: without it K comes from the column count, 3 values per keypoint when that divides,
+    and 17 keypoints are COCO-17's)."""
+    if not (src.is_dir() or (src.is_file() and src.suffix.lower() in (".yaml", ".yml"))):
+        raise PosekitError(src, "expected a YOLO-pose folder (data.yaml, images/, labels/) or its data.yaml")
+    notes = Notes()
     data, yaml_path = _yaml(src)
-    images, images_root = _image_files(src, data, yaml_path)
+    folder = src if src.is_dir() else src.parent
+    images, images_root, label_dirs = _image_files(folder, data, notes)
     if not images:
         raise PosekitError(src, "no images found (Ultralytics' image suffixes) under images/ or data.yaml's folders")
     owner = yaml_path or src
@@ -325,55 +582,89 @@ def read_yolo(src: Path, opts: Options) -> Source:
                 and shape[0] > 0 and shape[1] in (2, 3)):
             raise PosekitError(owner, f"kpt_shape {shape!r} must be [K, 2] or [K, 3]")
         K, ndim = shape
+    class_names = _class_names(data, owner)
     parsed: list[tuple[Path, np.ndarray | None]] = []
-    label_files_used: set[str] = set()
+    readers: dict[str, int] = {}  # label file -> images that read it
+    copies = 0  # persons read again for a second image of the same name
     for img in images:
         lp = label_path(os.path.abspath(img))
-        label_files_used.add(lp)
-        if not os.path.isfile(lp):
+        readers[lp] = readers.get(lp, 0) + 1
+        rows = _read_label(lp) if os.path.isfile(lp) else None
+        if not rows:
             parsed.append((img, None))
             continue
-        with open(lp, encoding="utf-8-sig") as fh:
-            text = fh.read()
-        rows = [ln.split() for ln in text.splitlines() if ln.strip()]
-        if not rows:
-            parsed.append((img, np.zeros((0, 0))))
-            continue
-        widths = {len(r) for r in rows}
-        if len(widths) != 1:
-            raise PosekitError(lp, f"lines have different numbers of values ({sorted(widths)})")
-        cols = widths.pop()
-        if K is None:
-            if cols < 5 or (cols - 5) % 3 and (cols - 5) % 2:
-                raise PosekitError(lp, f"{cols} values per line is not class, box and keypoints")
-            ndim = 3 if (cols - 5) % 3 == 0 else 2
-            K = (cols - 5) // ndim
-        if cols != 5 + K * ndim:
-            raise PosekitError(lp, f"{cols} values per line; kpt_shape [{K}, {ndim}] needs {5 + K * ndim}")
-        try:
-            arr = np.array(rows, dtype=np.float64)
-        except ValueError:
-            raise PosekitError(lp, "a value is not a number") from None
-        if not np.isfinite(arr).all():
-            raise PosekitError(lp, "a value is NaN or infinite")
+        arr, K, ndim = _parse_rows(lp, rows, K, ndim)
+        if class_names is not None:
+            _check_classes(lp, arr[:, 0], len(class_names))
+        copies += len(arr) if readers[lp] > 1 else 0
         parsed.append((img, arr))
-    if K is None:
+    if K is None or ndim is None:
         K, ndim = (17, 3)  # no labels at all: nothing to tell; COCO-17 as Ultralytics' default
-
-    names_raw = data.get("names")
-    if isinstance(names_raw, dict):
-        class_names = [str(names_raw[k]) for k in sorted(names_raw)]
-    elif isinstance(names_raw, list):
-        class_names = [str(n) for n in names_raw]
-    else:
-        n_cls = int(max((a[:, 0].max() for _, a in parsed if a is not None and a.size), default=0)) + 1
+    if class_names is None:
+        n_cls = int(max((a[:, 0].max() for _, a in parsed if a is not None), default=0)) + 1
+        for img, a in parsed:
+            if a is not None:
+                _check_classes(label_path(os.path.abspath(img)), a[:, 0], n_cls)
         class_names = ["person"] if n_cls == 1 else [f"class_{i}" for i in range(n_cls)]
+    notes.changed("persons copied to a second image that shares their label file (same name, other suffix: "
+                  "x.jpg and x.png both read labels/x.txt, as in Ultralytics)", copies)
+
+    cats = _categories(data, class_names, K, opts, owner, notes)
+    flip = data.get("flip_idx")
+    if isinstance(flip, list) and len(flip) == K and flip != cats[0].layout.flip_indices:
+        notes.lost("flip_idx of data.yaml (COCO has no flip pairs; they follow left_/right_ names, "
+                   "which give other pairs here)", 1)
+
+    images_info: list[ImageInfo] = []
+    persons: list[np.ndarray] = []
+    person_img: list[np.ndarray] = []
+    for i, (img, arr) in enumerate(parsed):
+        w, h = oriented_size(img)  # as Ultralytics sees it
+        images_info.append(ImageInfo(i + 1, _rel_name(img, images_root), w, h))
+        if arr is not None:
+            persons.append(np.column_stack([arr, np.full(len(arr), w), np.full(len(arr), h)]))
+            person_img.append(np.full(len(arr), i + 1, np.int64))
+    _check_unused_labels(label_dirs, set(readers), notes)
+    allp = np.concatenate(persons) if persons else np.zeros((0, 5 + K * ndim + 2))
+    img_id = np.concatenate(person_img) if persons else np.zeros(0, np.int64)
+    n = len(allp)
+    W, H = allp[:, -2], allp[:, -1]
+    cls = allp[:, 0]
+    cx, cy, bw, bh = allp[:, 1] * W, allp[:, 2] * H, allp[:, 3] * W, allp[:, 4] * H
+    bbox = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], 1)
+    kp = allp[:, 5:5 + K * ndim].reshape(n, K, ndim)
+    kps = np.zeros((n, K, 3))
+    if ndim == 3:
+        kps[..., 0] = kp[..., 0] * W[:, None]
+        kps[..., 1] = kp[..., 1] * H[:, None]
+        kps[..., 2] = kp[..., 2]
+    else:
+        at_origin = (kp[..., 0] == 0) & (kp[..., 1] == 0)
+        vis = (kp[..., 0] >= 0) & (kp[..., 1] >= 0) & ~at_origin
+        notes.changed("keypoints at exactly 0,0 in a [K, 2] file read as unlabeled (CVAT pads missing points "
+                      "so; Ultralytics would take them as visible in the corner)", int(at_origin.sum()))
+        kps[..., 0] = np.where(vis, kp[..., 0] * W[:, None], 0)
+        kps[..., 1] = np.where(vis, kp[..., 1] * H[:, None], 0)
+        kps[..., 2] = np.where(vis, 2, 0)
+    ds = KeypointDataset(cats[0], images_info, np.arange(1, n + 1, dtype=np.int64), img_id, kps, bbox,
+                         bbox[:, 2] * bbox[:, 3], np.zeros(n, bool), np.full(n, np.nan), [{} for _ in range(n)],
+                         categories=cats, category_id=cls.astype(np.int64) + 1, notes=notes)
+    return Source(ds, images_root)
+
+
+def _categories(data: dict[str, Any], class_names: list[str], K: int, opts: Options, owner: Path | str,
+                notes: Notes) -> list[Category]:
+    """One category per class, all with the keypoint names of ``kpt_names`` (Ultralytics'
+    ``{class: [names]}``, or one list), else ``--layout``, else COCO-17 for 17 keypoints, else
+    ``keypoint_0..``; the skeleton from data.yaml's ``skeleton`` (0-based) or the layout's."""
+    from annotate.skeletons import COCO17, get_layout, layout_for_names
+
     kpt_names = data.get("kpt_names")
-    names = None
-    if isinstance(kpt_names, dict) and kpt_names:
-        first = kpt_names[sorted(kpt_names)[0]]
-        if isinstance(first, list) and len(first) == K:
-            names = [str(n) for n in first]
+    lists = list(kpt_names.values()) if isinstance(kpt_names, dict) else [kpt_names]
+    names = [str(n) for n in lists[0]] if lists and isinstance(lists[0], list) and len(lists[0]) == K else None
+    if names is not None and any(v != lists[0] for v in lists[1:]):
+        notes.lost("kpt_names of classes that differ from the first class's (COCO categories here share "
+                   "the first's keypoint names)", sum(v != lists[0] for v in lists[1:]))
     skeleton: list[tuple[int, int]] | None = None
     if isinstance(data.get("skeleton"), list):
         try:
@@ -392,60 +683,16 @@ def read_yolo(src: Path, opts: Options) -> Source:
         if skeleton is None:
             skeleton = [tuple(x) for x in lay.limbs] if lay else []
     elif skeleton is None:
-        from annotate.skeletons import layout_for_names
         skeleton = [tuple(x) for x in layout_for_names(names).limbs]
-
-    cats = [Category(i + 1, n, list(names), list(skeleton), {"supercategory": "person"})
+    return [Category(i + 1, n, list(names), list(skeleton), {"supercategory": "person"})
             for i, n in enumerate(class_names)]
-    notes = Notes()
-    flip = data.get("flip_idx")
-    if isinstance(flip, list) and len(flip) == K and flip != cats[0].layout.flip_indices:
-        notes.lost("flip_idx of data.yaml (COCO has no flip pairs; they follow left_/right_ names, "
-                   "which give other pairs here)", 1)
-
-    images_info: list[ImageInfo] = []
-    persons: list[np.ndarray] = []
-    person_img: list[np.ndarray] = []
-    for i, (img, arr) in enumerate(parsed):
-        w, h = oriented_size(img)  # as Ultralytics sees it
-        images_info.append(ImageInfo(i + 1, _rel_name(img, images_root), w, h))
-        if arr is not None and arr.size:
-            persons.append(np.column_stack([arr, np.full(len(arr), w), np.full(len(arr), h)]))
-            person_img.append(np.full(len(arr), i + 1, np.int64))
-    _check_unused_labels(src, label_files_used, notes)
-    if persons:
-        allp = np.concatenate(persons)
-        img_id = np.concatenate(person_img)
-    else:
-        allp = np.zeros((0, 5 + K * ndim + 2))
-        img_id = np.zeros(0, np.int64)
-    n = len(allp)
-    W, H = allp[:, -2], allp[:, -1]
-    cls = allp[:, 0]
-    if n and ((cls % 1 != 0).any() or (cls < 0).any() or cls.max() >= len(cats)):
-        raise PosekitError(owner, f"class values must be whole numbers 0..{len(cats) - 1} (names in data.yaml)")
-    cx, cy, bw, bh = allp[:, 1] * W, allp[:, 2] * H, allp[:, 3] * W, allp[:, 4] * H
-    bbox = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], 1)
-    kp = allp[:, 5:5 + K * ndim].reshape(n, K, ndim)
-    kps = np.zeros((n, K, 3))
-    if ndim == 3:
-        kps[..., 0] = kp[..., 0] * W[:, None]
-        kps[..., 1] = kp[..., 1] * H[:, None]
-        kps[..., 2] = kp[..., 2]
-    else:
-        vis = (kp[..., 0] >= 0) & (kp[..., 1] >= 0)
-        kps[..., 0] = np.where(vis, kp[..., 0] * W[:, None], 0)
-        kps[..., 1] = np.where(vis, kp[..., 1] * H[:, None], 0)
-        kps[..., 2] = np.where(vis, 2, 0)
-    ds = KeypointDataset(cats[0], images_info, np.arange(1, n + 1, dtype=np.int64), img_id, kps, bbox,
-                         bbox[:, 2] * bbox[:, 3], np.zeros(n, bool), np.full(n, np.nan), [{} for _ in range(n)],
-                         categories=cats, category_id=cls.astype(np.int64) + 1, notes=notes)
-    return Source(ds, images_root)
 
 
-def _check_unused_labels(src: Path, used: set[str], notes: Notes) -> None:
-    labels = src / "labels"
-    if not labels.is_dir():
-        return
-    unused = [p for p in labels.rglob("*.txt") if os.path.abspath(p) not in used]
-    notes.lost("label files without an image (not read)", len(unused))
+def _check_unused_labels(label_dirs: list[Path], used: set[str], notes: Notes) -> None:
+    """Count the label files no image reads: under the image folders' label folders, and beside
+    the label files that are read."""
+    seen = {os.path.abspath(p) for d in label_dirs for p in d.rglob("*.txt")}
+    for d in {os.path.dirname(p) for p in used}:
+        if os.path.isdir(d):
+            seen.update(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".txt"))
+    notes.lost("label files without an image (not read)", len(seen - used))

@@ -155,6 +155,24 @@ def test_detection_of_sources():
     assert detect_format(COCO_SAMPLE) == "coco"
     assert detect_format(CROWDPOSE_SAMPLE) == "coco"
     assert detect_format(MPII_SAMPLE) == "mpii"
+    data = Path(__file__).parent / "data" / "labelstudio"
+    assert detect_format(data / "export.json") == "labelstudio"
+    assert detect_format(data / "json_min.json") == "labelstudio"  # JSON-MIN: no "data" key
+
+
+def test_detection_of_a_yolo_dataset_by_its_yaml(tmp_path):
+    """Ultralytics' YAML named as the source, or a folder whose YAML is not data.yaml (Roboflow
+    writes data.yaml, Ultralytics' own datasets coco8-pose.yaml); labelme's config is not one."""
+    from converters.formats import detect_format
+
+    (tmp_path / "coco8-pose.yaml").write_text("path: .\ntrain: images/train\nkpt_shape: [17, 3]\nnames: {0: person}\n")
+    assert detect_format(tmp_path / "coco8-pose.yaml") == "yolo"
+    assert detect_format(tmp_path) == "yolo"
+    lm = tmp_path / "lm"
+    res = run_cli("convert", "coco-to-labelme", COCO_SAMPLE, "-o", lm)
+    assert res.exit_code == 0, res.stderr
+    assert (lm / "labelme_config.yaml").is_file()
+    assert detect_format(lm) == "labelme"
 
 
 def test_existing_output_refused_and_nothing_partial(tmp_path):

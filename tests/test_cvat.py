@@ -109,12 +109,115 @@ def test_reads_a_cvat_export(tmp_path):
     assert len(ds) == 2 and not ds.iscrowd.any()
 
 
-def test_video_tracks_refused(tmp_path):
+DATA = Path(__file__).parent / "data" / "cvat"
+
+
+def _load(path):
+    from annotate.coco import load_coco
+
+    return load_coco(path)
+
+
+def test_reads_cvat_for_video_skeleton_tracks(tmp_path):
+    """Every frame of the task is an image ``frame_NNNNNN`` (CVAT's name for a video frame); a
+    skeleton track is a person on each frame where not all its points are outside, with the box
+    track of its group; the track id is kept."""
+    out = tmp_path / "coco.json"
+    res = run_cli("convert", DATA / "video_skeleton_tracks.xml", "-o", out, "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    line = res.stdout.strip().splitlines()[-1]
+    assert "1 CVAT <polygon> shapes" in line and "2 coordinates of outside (hidden) CVAT points" in line
+    ds = _load(out)
+    assert [(im.file_name, im.width, im.height) for im in ds.images] == [(f"frame_{i:06d}", 640, 480) for i in range(6)]
+    names = {im.id: im.file_name for im in ds.images}
+    assert [names[int(i)] for i in ds.image_id] == ["frame_000000", "frame_000001", "frame_000004"]
+    assert [e["track_id"] for e in ds.extra] == [1, 1, 1]
+    np.testing.assert_allclose(ds.keypoints[0], [[112.07, 258.59, 2], [127.87, 333.23, 1], [0, 0, 0]])
+    np.testing.assert_allclose(ds.keypoints[1], [[116.07, 264.59, 2], [134.37, 341.73, 1], [0, 0, 0]])
+    np.testing.assert_allclose(ds.bbox[:2], [[100, 250, 110, 100], [104, 256, 110, 100]])  # the grouped box track
+    np.testing.assert_allclose(ds.bbox[2], [297, 91, 36, 108])  # no box on frame 4: the keypoints' extent
+    assert ds.category.skeleton == [(1, 2), (0, 1)]
+
+
+def test_video_frames_take_the_suffix_of_the_exported_images(tmp_path):
+    """CVAT exports a video's frames as images/frame_NNNNNN.PNG while the XML names them without suffix."""
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    for i in range(6):
+        Image.new("RGB", (640, 480)).save(tmp_path / "images" / f"frame_{i:06d}.PNG")
+    (tmp_path / "annotations.xml").write_text((DATA / "video_skeleton_tracks.xml").read_text())
+    out = tmp_path / "coco.json"
+    assert run_cli("convert", tmp_path / "annotations.xml", "-o", out, "--to", "coco").exit_code == 0
+    assert [im.file_name for im in _load(out).images] == [f"frame_{i:06d}.PNG" for i in range(6)]
+
+
+def test_video_export_of_several_tasks_refused(tmp_path):
     path = tmp_path / "video.xml"
-    path.write_text('<annotations><version>1.1</version><track id="0" label="person"><skeleton frame="0">'
-                    '</skeleton></track></annotations>')
+    path.write_text('<annotations><version>1.1</version><track id="0" label="p" task_id="1"><skeleton frame="0" '
+                    'keyframe="1"><points label="a" outside="0" occluded="0" keyframe="1" points="1,1"/></skeleton>'
+                    '</track><track id="1" label="p" task_id="2"></track></annotations>')
     res = run_cli("convert", path, "-o", tmp_path / "x.json", "--to", "coco")
-    assert res.exit_code == 2 and "CVAT for video" in res.stderr
+    assert res.exit_code == 2 and "of 2 tasks" in res.stderr and not (tmp_path / "x.json").exists()
+
+
+def test_reads_a_project_export(tmp_path):
+    out = tmp_path / "coco.json"
+    res = run_cli("convert", DATA / "project_export.xml", "-o", out, "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    line = res.stdout.strip().splitlines()[-1]
+    # the label with most skeletons is the person, though "hand" is declared first
+    assert "1 skeletons of label 'hand' (other points than 'person'; convert them separately with " \
+           "--person-label hand)" in line
+    for part in ("1 CVAT <box> shapes", "1 CVAT <points> shapes", "1 CVAT <tag> shapes",
+                 "1 occluded flags of person boxes", "1 coordinates of outside (hidden) CVAT points"):
+        assert part in line, part
+    ds = _load(out)
+    # a project's images sit in images/<subset>/: two a.jpg, one per subset
+    assert [(im.file_name, im.extra) for im in ds.images] == [("train/a.jpg", {"subset": "train", "task_id": 7}),
+                                                             ("train/b.jpg", {"subset": "train", "task_id": 7}),
+                                                             ("val/a.jpg", {"subset": "val", "task_id": 8})]
+    assert ds.category.keypoints == ["nose", "neck"] and len(ds) == 3
+    np.testing.assert_allclose(ds.keypoints[0], [[10, 20, 2], [20, 30, 1]])  # points listed neck first
+    assert {k: v for k, v in ds.extra[0].items() if k != "num_keypoints"} == {
+        "attributes": {"pose": "sitting"}, "keypoint_attributes": {"nose": {"blurred": "true"}}, "source": "auto",
+        "z_order": 2}
+    np.testing.assert_allclose(ds.bbox[:2], [[5, 10, 35, 50], [60, 10, 30, 60]])  # both boxes of group 4 kept
+    assert not ds.keypoints[1, :, 2].any()
+    np.testing.assert_allclose(ds.keypoints[2], [[0, 0, 0], [15, 35, 2]])
+
+
+def test_person_label_chooses_the_skeleton(tmp_path):
+    out = tmp_path / "coco.json"
+    res = run_cli("convert", DATA / "project_export.xml", "-o", out, "--to", "coco", "--person-label", "hand")
+    assert res.exit_code == 0, res.stderr
+    assert "2 skeletons of label 'person'" in res.stdout
+    ds = _load(out)
+    assert ds.category.name == "hand" and ds.category.keypoints == ["wrist"]
+    np.testing.assert_allclose(ds.keypoints[ds.category_id == ds.category.id][0], [[70, 40, 2]])
+
+
+def test_attributes_source_and_z_order_round_trip(tmp_path):
+    """CVAT -> COCO -> CVAT -> COCO keeps the skeleton's and its points' attributes, source, z_order."""
+    first = tmp_path / "a.json"
+    assert run_cli("convert", DATA / "project_export.xml", "-o", first, "--to", "coco").exit_code == 0
+    xml = tmp_path / "b.xml"
+    res = run_cli("convert", first, "-o", xml, "--to", "cvat")
+    assert res.exit_code == 0, res.stderr
+    line = res.stdout.strip().splitlines()[-1]
+    assert line == "not carried: 3 annotation ids; 3 image ids; 3 images' subset, task_id", line
+    root = ET.parse(xml).getroot()
+    sk = root.find("image/skeleton")
+    assert (sk.get("source"), sk.get("z_order")) == ("auto", "2")
+    nose = sk.find("points[@label='nose']")
+    assert nose.get("source") == "auto" and [(a.get("name"), a.text) for a in nose.findall("attribute")] == \
+        [("blurred", "true")]
+    decl = [lab for lab in root.iter("label") if lab.findtext("name") == "nose"][0]
+    assert [a.findtext("name") for a in decl.iter("attribute")] == ["blurred"]  # declared on the point label
+    back = tmp_path / "c.json"
+    assert run_cli("convert", xml, "-o", back, "--to", "coco").exit_code == 0
+    assert _load(back).extra == _load(first).extra
+    assert_same_persons(persons(first), persons(back), tol=1e-9, box_tol=1e-9)
 
 
 def test_crowd_regions_are_boxes(tmp_path):
@@ -169,3 +272,48 @@ def test_round_trip_property(doc):
         a, b = load_coco(src), load_coco(back)
         assert [c.name for c in a.categories] == [c.name for c in b.categories]
         assert a.category.keypoints == b.category.keypoints and a.category.skeleton == b.category.skeleton
+
+
+def test_labels_declared_in_project_and_task_count_once(tmp_path):
+    """Labels listed both under <project> and a <task> of its (older project exports) are one skeleton."""
+    labels = ('<labels><label><name>person</name><type>skeleton</type><svg></svg></label>'
+              '<label><name>a</name><type>points</type><parent>person</parent></label>'
+              '<label><name>b</name><type>points</type><parent>person</parent></label></labels>')
+    path = tmp_path / "x.xml"
+    path.write_text(f'<annotations><version>1.1</version><meta><project>{labels}<tasks><task><id>1</id>{labels}'
+                    f'</task></tasks></project></meta><image id="0" name="x.png" width="9" height="9">'
+                    f'<skeleton label="person"><points label="b" outside="0" occluded="0" points="3,4"/></skeleton>'
+                    f'</image></annotations>')
+    out = tmp_path / "c.json"
+    assert run_cli("convert", path, "-o", out, "--to", "coco").exit_code == 0
+    ds = _load(out)
+    assert ds.category.keypoints == ["a", "b"]
+    np.testing.assert_allclose(ds.keypoints[0], [[0, 0, 0], [3, 4, 2]])
+
+
+def test_skeletons_of_undeclared_labels_counted(tmp_path):
+    path = tmp_path / "x.xml"
+    path.write_text(CVAT_EXPORT.replace('<skeleton label="person" source="manual" z_order="0">',
+                                        '<skeleton label="ghost" source="manual" z_order="0">'))
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 0 and "1 skeletons of label 'ghost' (not a skeleton label of <meta>)" in res.stdout
+
+
+def test_video_job_export_frames_follow_the_frame_filter(tmp_path):
+    """A job's CVAT for video export: frames start_frame..stop_frame by the filter's step; the
+    track's source is kept."""
+    path = tmp_path / "job.xml"
+    path.write_text(
+        '<annotations><version>1.1</version><meta><job><id>3</id><size>3</size><mode>interpolation</mode>'
+        '<start_frame>10</start_frame><stop_frame>14</stop_frame><frame_filter>step=2</frame_filter><labels>'
+        '<label><name>p</name><type>skeleton</type></label><label><name>a</name><type>points</type><parent>p</parent>'
+        '</label></labels><original_size><width>5</width><height>6</height></original_size></job></meta>'
+        '<track id="3" label="p" source="auto"><skeleton frame="12" keyframe="1" z_order="0"><points label="a" '
+        'keyframe="1" outside="0" occluded="0" points="1,2"/></skeleton></track></annotations>')
+    out = tmp_path / "c.json"
+    assert run_cli("convert", path, "-o", out, "--to", "coco").exit_code == 0
+    ds = _load(out)
+    assert [(im.file_name, im.width, im.height) for im in ds.images] == [
+        ("frame_000010", 5, 6), ("frame_000012", 5, 6), ("frame_000014", 5, 6)]
+    assert int(ds.image_id[0]) == ds.images[1].id
+    assert {k: v for k, v in ds.extra[0].items() if k != "num_keypoints"} == {"track_id": 3, "source": "auto"}

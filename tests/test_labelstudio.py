@@ -141,3 +141,118 @@ def test_round_trip_property(doc):
         assert res.exit_code == 0, res.stderr
         assert_same_persons(persons(src), persons(back), tol=1e-6, box_tol=1e-6)
         assert_same_persons(persons(src, crowd=True), persons(back, crowd=True), tol=1e-6, box_tol=1e-6)
+
+
+DATA = Path(__file__).parent / "data" / "labelstudio"
+
+
+def _load(path):
+    from annotate.coco import load_coco
+
+    return load_coco(path)
+
+
+def _sample_persons(names=("000000000785.jpg", "000000040083.jpg")):
+    return {k: v for k, v in persons(COCO_SAMPLE).items() if k in names}
+
+
+def test_reads_label_studio_converter_coco_import(tmp_path):
+    """label-studio-converter's COCO import labels every keypoint with its category, in order after
+    the person's box, v<2 ``hidden``: read in order, the persons come back exactly."""
+    out = tmp_path / "coco.json"
+    res = run_cli("convert", DATA / "converter_coco_import.json", "-o", out, "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.strip().endswith("everything carried. changed: 68 keypoints labelled with their category "
+                                       "read in order (label-studio-converter's COCO import)"), res.stdout
+    from annotate.skeletons import COCO17
+
+    assert _load(out).category.keypoints == list(COCO17.keypoints)
+    assert_same_persons(_sample_persons(), persons(out), tol=1e-6, box_tol=1e-6)
+
+
+def test_reads_json_min(tmp_path):
+    """JSON-MIN has no region ids nor parentID, and drops the region of one-value per-region choices:
+    keypoints join the box that holds them (or the nearest), occlusion is counted as lost."""
+    out = tmp_path / "coco.json"
+    res = run_cli("convert", DATA / "json_min.json", "-o", out, "--to", "coco", "--from", "labelstudio")
+    assert res.exit_code == 0, res.stderr
+    assert "not carried: 3 occluded/crowd choices of JSON-MIN records" in res.stdout
+    assert "changed: 46 keypoints without parentID joined to the box that holds them" in res.stdout
+    assert_same_persons(_sample_persons(), persons(out), tol=1e-6, box_tol=1e-6, visibility=False)
+    ds = _load(out)
+    assert [im.id for im in ds.images] == [785, 40083]  # data.image_id
+    assert ds.images[1].extra["coco_url"].endswith("000000040083.jpg")  # the task's other data fields
+
+
+def test_reads_a_label_studio_export(tmp_path):
+    out = tmp_path / "coco.json"
+    res = run_cli("convert", DATA / "export.json", "-o", out, "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    line = res.stdout.strip().splitlines()[-1]
+    for part in ("1 Label Studio choices results (not a keypoint's occluded or a box's crowd choice)",
+                 "1 Label Studio textarea results", "1 cancelled annotations with results (was_cancelled)",
+                 "1 further annotations of a task (other annotators; the first is read)",
+                 "1 predictions of tasks whose annotation is read",
+                 "4 keypoints without parentID joined to the box that holds them (or the nearest)",
+                 "1 rotated boxes read as the upright box around them",
+                 "1 tasks without an annotation read from their first prediction"):
+        assert part in line, part
+    ds = _load(out)
+    # task ids are the image ids; an s3 URL keeps its key's folders; an http URL loses its query
+    assert [(im.id, im.file_name, im.extra) for im in ds.images] == [
+        (1, "5f1c2a9b-walk.jpg", {"camera": "north"}), (2, "shoots/day1/0001.jpg", {}), (3, "0002.jpg", {})]
+    from annotate.skeletons import COCO17
+
+    nose, ls = COCO17.index("nose"), COCO17.index("left_shoulder")
+    # overlapping boxes: the nose inside both goes to the box whose own nose is not taken
+    np.testing.assert_allclose(ds.keypoints[:2, nose], [[48, 40, 2], [112, 50, 2]])
+    np.testing.assert_allclose(ds.keypoints[1, ls], [184, 80, 2])  # 4 px outside its box, still joined
+    np.testing.assert_allclose(ds.bbox[:2], [[40, 20, 80, 120], [100, 20, 80, 120]])
+    # the prediction: rotated 90 degrees about its top-left corner, scores kept
+    np.testing.assert_allclose(ds.bbox[2], [120, 100, 80, 80])
+    assert ds.score[2] == 0.9 and ds.extra[2]["keypoint_scores"][nose] == 0.6
+    # Label Studio 0.x "completions": read like annotations
+    np.testing.assert_allclose(ds.keypoints[3, [nose, ls]], [[40, 20, 2], [48, 28, 2]])
+
+
+def test_image_size_read_from_the_image_when_results_lack_it(tmp_path):
+    from PIL import Image
+
+    results = [{"id": "k", "type": "keypointlabels", "from_name": "kp", "to_name": "image",
+                "value": {"x": 50, "y": 25, "width": 1, "keypointlabels": ["nose"]}}]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([{"id": 4, "data": {"image": "/data/local-files/?d=pics/a.png"},
+                                 "predictions": [{"result": results}]}]))
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 2 and "no original_width/original_height and no image 'pics/a.png'" in res.stderr
+    assert "--images" in res.stderr and not (tmp_path / "c.json").exists()
+    (tmp_path / "pics").mkdir()
+    Image.new("RGB", (200, 80)).save(tmp_path / "pics" / "a.png")
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 0 and "1 image sizes read from the image files" in res.stdout, res.stdout
+    np.testing.assert_allclose(_load(tmp_path / "c.json").keypoints[0, 0], [100, 20, 2])
+
+
+def test_writes_persons_without_box_and_keeps_scores_and_image_fields(tmp_path):
+    doc = {"images": [{"id": 7, "file_name": "x.png", "width": 100, "height": 50, "camera": "north"}],
+           "categories": [{"id": 1, "name": "person", "keypoints": ["a", "b"], "skeleton": [[1, 2]]}],
+           "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "keypoints": [10, 10, 2, 30, 20, 1],
+                            "score": 0.75, "keypoint_scores": [0.5, 0.25]},
+                           {"id": 2, "image_id": 7, "category_id": 1, "keypoints": [0, 0, 0, 0, 0, 0]}]}
+    src = tmp_path / "coco.json"
+    src.write_text(json.dumps(doc))
+    out = tmp_path / "tasks.json"
+    res = run_cli("convert", src, "-o", out, "--to", "labelstudio")
+    assert res.exit_code == 0, res.stderr
+    assert "1 persons with neither a box nor a labeled keypoint (nothing to draw)" in res.stdout
+    assert "1 persons without a box given their keypoints' extent as box" in res.stdout
+    assert "person scores" not in res.stdout and "keypoint_scores" not in res.stdout and "camera" not in res.stdout
+    task = json.loads(out.read_text())[0]
+    assert task["data"]["camera"] == "north"
+    back = tmp_path / "back.json"
+    assert run_cli("convert", out, "-o", back, "--to", "coco").exit_code == 0
+    ds = _load(back)
+    assert len(ds) == 1 and ds.score[0] == 0.75 and ds.extra[0]["keypoint_scores"] == [0.5, 0.25]
+    np.testing.assert_allclose(ds.keypoints[0], [[10, 10, 2], [30, 20, 1]])
+    np.testing.assert_allclose(ds.bbox[0], [8, 9, 24, 12])  # extent grown by 10 % per side
+    assert ds.images[0].extra == {"camera": "north"} and ds.images[0].id == 7

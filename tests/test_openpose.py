@@ -107,3 +107,75 @@ def test_round_trip_property(K, n_people, seed):
         assert len(got) == n_people
         for p, q in zip(people, got):
             np.testing.assert_allclose(q["pose_keypoints_2d"], p)
+
+
+DATA = Path(__file__).parent / "data" / "openpose"
+
+
+def test_reads_openpose_1_0_files(tmp_path):
+    """OpenPose 1.0 wrote ``pose_keypoints`` (no ``_2d``)."""
+    out = tmp_path / "coco.json"
+    res = run_cli("convert", DATA / "v1_0", "-o", out, "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    from annotate.coco import load_coco
+
+    ds = load_coco(out)
+    body = np.asarray(json.loads((DATA / "v1_0" / "photo_keypoints.json").read_text())["people"][0]["pose_keypoints"])
+    body = body.reshape(18, 3)
+    assert ds.category.keypoints == list(OPENPOSE18.keypoints) and len(ds) == 1
+    np.testing.assert_allclose(ds.keypoints[0, :, :2], body[:, :2])
+    np.testing.assert_array_equal(ds.keypoints[0, :, 2], np.where(body[:, 2] > 0, 2, 0))
+
+
+def test_face_hand_3d_and_part_candidates_counted(tmp_path):
+    out = tmp_path / "coco.json"
+    res = run_cli("convert", DATA / "video", "-o", out, "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    line = res.stdout.strip().splitlines()[-1]
+    for part in ("1 3-D keypoint sets (*_keypoints_3d; a body layout is 2-D)",
+                 "2 face/hand keypoint sets (no place in a body layout)",  # face and left hand; the right is all 0
+                 "1 files' part_candidates", "2 image sizes and suffixes",
+                 # all confidences 0: no point and no box to place the person by (COCOeval needs a box)
+                 "1 persons with neither a box nor a labeled keypoint (nothing to place them by)"):
+        assert part in line, part
+    from annotate.coco import load_coco
+
+    ds = load_coco(out)
+    assert [im.file_name for im in ds.images] == ["clip_000000000000", "clip_000000000001"]
+    assert len(ds) == 1 and (ds.keypoints[0, :, 2] > 0).any()
+
+
+def test_persons_without_pose_still_count_their_hands(tmp_path):
+    doc = {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": [], "face_keypoints_2d": [],
+                                       "hand_left_keypoints_2d": [1, 2, 0.5] * 21, "hand_right_keypoints_2d": []}]}
+    (tmp_path / "op").mkdir()
+    (tmp_path / "op" / "a_keypoints.json").write_text(json.dumps(doc))
+    res = run_cli("convert", tmp_path / "op", "-o", tmp_path / "c.json", "--to", "coco", "--layout", "body25")
+    assert res.exit_code == 0, res.stderr
+    assert "1 face/hand keypoint sets" in res.stdout and "1 persons with an empty pose_keypoints_2d" in res.stdout
+
+
+def test_zero_confidence_coordinates_counted(tmp_path):
+    pose = [0.0] * 54
+    pose[0:3] = [10, 20, 0]  # a place without confidence
+    pose[3:6] = [30, 40, 0.9]
+    (tmp_path / "op").mkdir()
+    (tmp_path / "op" / "a_keypoints.json").write_text(json.dumps({"version": 1.3, "people": [
+        {"person_id": [-1], "pose_keypoints_2d": pose}]}))
+    res = run_cli("convert", tmp_path / "op", "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 0 and "1 coordinates of keypoints with confidence 0 (read as v=0 at 0,0)" in res.stdout
+
+
+def test_person_scores_read_from_openpose_are_not_counted_lost(tmp_path):
+    """OpenPose -> COCO -> OpenPose: the person score is the mean confidence, which the file keeps."""
+    rng = np.random.default_rng(3)
+    src = _folder(tmp_path, {"img": [_person(25, rng, missing=(4,)), _person(25, rng)]})
+    coco = tmp_path / "coco.json"
+    assert run_cli("convert", src, "-o", coco, "--to", "coco").exit_code == 0
+    res = run_cli("convert", coco, "-o", tmp_path / "again", "--to", "openpose")
+    assert res.exit_code == 0 and "person scores" not in res.stdout, res.stdout
+    doc = json.loads(coco.read_text())
+    doc["annotations"][0]["score"] = 0.123  # a score of its own: not held
+    coco.write_text(json.dumps(doc))
+    res = run_cli("convert", coco, "-o", tmp_path / "again2", "--to", "openpose")
+    assert "1 person scores other than the mean confidence of their keypoints" in res.stdout

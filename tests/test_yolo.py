@@ -1,6 +1,7 @@
 """COCO <-> Ultralytics YOLO-pose: round trips on mmpose's COCO sample, Ultralytics' own label
 checker and dataset loader on every file we write, keypoints outside the image, crowd regions,
-[K, 2], reading without data.yaml, several classes, nested names; hypothesis round trips."""
+[K, 2], reading without data.yaml, several classes, nested names; hypothesis round trips; datasets
+laid out as Ultralytics, Roboflow and CVAT lay them out, and the label files other tools leave."""
 from __future__ import annotations
 
 import json
@@ -265,3 +266,294 @@ def test_ultralytics_accepts_random_datasets(tmp_path):
     if results is None:
         pytest.skip("Ultralytics' label checker is not installed")
     assert results and all(r["corrupt"] == 0 and not r["msg"] for r in results), results
+
+
+# --------------------------------------------------------------------------- datasets as tools lay them out
+
+YOLO_DATA = Path(__file__).resolve().parent / "data" / "yolo"
+#: Ultralytics' coco8-pose.yaml (ultralytics/cfg/datasets), as users copy it beside their dataset
+COCO8_POSE_YAML = """\
+path: coco8-pose # dataset root dir
+train: images/train # train images (relative to 'path') 4 images
+val: images/val # val images (relative to 'path') 4 images
+test: # test images (optional)
+
+kpt_shape: [17, 3] # number of keypoints, number of dims (2 for x,y or 3 for x,y,visible)
+flip_idx: [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+
+names:
+  0: person
+
+download: https://github.com/ultralytics/assets/releases/download/v0.0.0/coco8-pose.zip
+"""
+
+
+def coco8_pose(root: Path, images: str = "images/{split}", labels: str = "labels/{split}") -> Path:
+    """The mmpose COCO sample as Ultralytics' convert_coco wrote it (tests/data/yolo/README.md),
+    filed as coco8-pose is (``images/train``, ``labels/train``; or Roboflow's ``train/images``)."""
+    for lb in sorted((YOLO_DATA / "coco8-pose" / "labels").rglob("*.txt")):
+        split = lb.parent.name
+        for folder, src in ((labels, lb), (images, COCO_IMAGES / f"{lb.stem}.jpg")):
+            dst = root / folder.format(split=split) / src.name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(src.read_bytes())
+    return root
+
+
+def expected_persons() -> dict[str, list]:
+    """The sample's persons as convert_coco keeps them (those with a labeled keypoint)."""
+    return {name: [p for p in ps if (p[1][:, 2] > 0).any()] for name, ps in persons(COCO_SAMPLE).items()}
+
+
+def read_back(src: Path, tmp_path: Path, *args) -> tuple[dict[str, list], str, dict]:
+    """Convert the YOLO folder (or YAML) to COCO: persons by image base name, stdout, the JSON."""
+    back = tmp_path / "back.json"
+    res = run_cli("convert", src, "-o", back, "--to", "coco", "--from", "yolo", "--overwrite", *args)
+    assert res.exit_code == 0, res.stderr
+    return {Path(k).name: v for k, v in persons(back).items()}, res.stdout, json.loads(back.read_text())
+
+
+def ultralytics_counts(*image_dirs: Path) -> dict[str, int] | None:
+    """Instances per image (by base name) as Ultralytics' YOLODataset reads the folders."""
+    if not (ULTRALYTICS_CHECKER / "ultralytics").is_dir():
+        return None
+    code = f"""
+import json
+from pathlib import Path
+from ultralytics.data.dataset import YOLODataset
+data = {{"names": {{0: "person"}}, "kpt_shape": [17, 3], "channels": 3, "nc": 1}}
+ds = YOLODataset(img_path={[str(d) for d in image_dirs]!r}, data=data, task="pose", augment=False, imgsz=640,
+                 cache=False)
+print(json.dumps({{Path(lb["im_file"]).name: len(lb["cls"]) for lb in ds.labels}}))
+"""
+    res = run_ultralytics(code)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_ultralytics_coco8_pose_layout(tmp_path):
+    """coco8-pose as downloaded, with its YAML copied in (its ``path`` names Ultralytics' datasets
+    folder, not found here: the YAML's folder is used); label files as other tools leave them
+    (BOM, CRLF, tabs, blank lines, scientific notation); a background image with an empty label
+    file, one with none, and a label file whose image is gone."""
+    root = coco8_pose(tmp_path / "coco8-pose")
+    (root / "data.yaml").write_text(COCO8_POSE_YAML)
+    lb = root / "labels" / "train" / "000000000785.txt"
+    text = lb.read_text().replace("0.573438", "5.73438e-01").replace(" ", "\t", 3)
+    lb.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode() + b"\r\n  \r\n\n")
+    for name in ("empty.jpg", "nolabel.jpg"):
+        (root / "images" / "val" / name).write_bytes((COCO_IMAGES / "000000000785.jpg").read_bytes())
+    (root / "labels" / "val" / "empty.txt").write_text("\n")
+    (root / "labels" / "val" / "gone.txt").write_text(lb.read_text())
+    got, stdout, doc = read_back(root, tmp_path)
+    assert "6 images, 12 persons" in stdout
+    assert stdout.strip().endswith("not carried: 1 label files without an image (not read)"), stdout
+    assert got.pop("empty.jpg") == [] and got.pop("nolabel.jpg") == []
+    assert_same_persons(expected_persons(), got, tol=0.01, box_tol=0.01)
+    assert sorted(im["file_name"] for im in doc["images"])[:2] == ["train/000000000785.jpg", "train/000000040083.jpg"]
+    counts = ultralytics_counts(root / "images" / "train", root / "images" / "val")
+    if counts is not None:  # Ultralytics reads as many persons per image
+        assert counts == {name: len(ps) for name, ps in got.items()} | {"empty.jpg": 0, "nolabel.jpg": 0}
+
+
+def test_roboflow_layout(tmp_path):
+    """Roboflow's export: ``train/images``, ``valid/images`` and a data.yaml whose ``../train/images``
+    Ultralytics retries as ``train/images``; its ``test: ../test/images`` missing (no test split)."""
+    root = coco8_pose(tmp_path / "rf", images="{split}/images", labels="{split}/labels")
+    (root / "val").rename(root / "valid")
+    (root / "data.yaml").write_text(
+        "train: ../train/images\nval: ../valid/images\ntest: ../test/images\n\n"
+        "kpt_shape: [17, 3]\nflip_idx: [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]\n\n"
+        "nc: 1\nnames: ['person']\n\nroboflow:\n  workspace: ws\n  project: people-pose\n  version: 1\n"
+        "  license: CC BY 4.0\n  url: https://universe.roboflow.com/ws/people-pose/dataset/1\n")
+    (root / "valid" / "labels" / "gone.txt").write_text("")
+    for src in (root, root / "data.yaml"):  # the folder, or its YAML as Ultralytics takes it
+        got, stdout, doc = read_back(src, tmp_path)
+        assert stdout.strip().endswith("not carried: 1 label files without an image (not read)"), stdout
+        assert_same_persons(expected_persons(), got, tol=0.01, box_tol=0.01)
+        assert "valid/images/000000196141.jpg" in {im["file_name"] for im in doc["images"]}
+
+
+def test_image_lists_coco_pose_and_cvat(tmp_path):
+    """Image lists: coco-pose.yaml's (absolute ``path``, ``./images/...`` lines, a test-dev list
+    of images not downloaded) and CVAT's (Datumaro's yaml.dump: ``path: .``, ``kpt_shape`` as a
+    block list, ``images/train/x.jpg`` lines)."""
+    root = coco8_pose(tmp_path / "coco-pose")
+    for split in ("train", "val"):
+        names = sorted(p.name for p in (root / "images" / split).iterdir())
+        (root / f"{split}2017.txt").write_text("".join(f"./images/{split}/{n}\n" for n in names))
+        (root / f"{split}.txt").write_text("".join(f"images/{split}/{n}\n" for n in names))
+    (root / "test-dev2017.txt").write_text("./images/test2017/000000000001.jpg\n./images/test2017/README.md\n")
+    (root / "coco-pose.yaml").write_text(f"path: {root}\ntrain: train2017.txt\nval: val2017.txt\n"
+                                         "test: test-dev2017.txt\n\nkpt_shape: [17, 3]\nnames:\n  0: person\n")
+    got, stdout, _ = read_back(root, tmp_path)
+    assert_same_persons(expected_persons(), got, tol=0.01, box_tol=0.01)
+    assert stdout.strip().endswith("not carried: 1 images listed in test-dev2017.txt that do not exist (not read; "
+                                   "Ultralytics skips them too); 1 lines of test-dev2017.txt that name no image "
+                                   "file (Ultralytics skips them too)"), stdout
+    (root / "coco-pose.yaml").unlink()
+    (root / "data.yaml").write_text(yaml.dump({"kpt_shape": [17, 3], "names": {0: "person"}, "path": ".",
+                                               "train": "train.txt", "val": "val.txt"}))
+    assert "kpt_shape:\n- 17\n- 3" in (root / "data.yaml").read_text()
+    got, stdout, _ = read_back(root, tmp_path)
+    assert_same_persons(expected_persons(), got, tol=0.01, box_tol=0.01)
+    assert stdout.strip().endswith("everything carried"), stdout
+
+
+def test_windows_paths_in_data_yaml(tmp_path):
+    """A data.yaml written on Windows: a drive-letter ``path`` and ``\\`` separators, in the YAML
+    and in an image list."""
+    root = coco8_pose(tmp_path / "win")
+    names = sorted(p.name for p in (root / "images" / "val").iterdir())
+    (root / "val.txt").write_text("".join(f".\\images\\val\\{n}\r\n" for n in names))
+    (root / "data.yaml").write_text("path: C:\\Users\\me\\datasets\\win\ntrain: images\\train\nval: val.txt\n"
+                                    "kpt_shape: [17, 3]\nnames: [person]\n")
+    got, stdout, _ = read_back(root, tmp_path)
+    assert_same_persons(expected_persons(), got, tol=0.01, box_tol=0.01)
+    assert stdout.strip().endswith("everything carried")
+
+
+def test_class_names_as_ultralytics_reads_them(tmp_path):
+    """``names`` keyed by strings ('0'..'11': class 10 is c10, not the 3rd in text order);
+    ``nc`` without names; Ultralytics' ``validation`` alias of ``val``."""
+    root = coco8_pose(tmp_path / "c")
+    lb = root / "labels" / "train" / "000000000785.txt"
+    lb.write_text("10" + lb.read_text()[1:])
+    names = "".join(f"  '{i}': c{i}\n" for i in range(12))
+    (root / "data.yaml").write_text(f"train: images/train\nvalidation: images/val\nkpt_shape: [17, 3]\nnames:\n{names}")
+    got, stdout, doc = read_back(root, tmp_path)
+    assert [c["name"] for c in doc["categories"]] == [f"c{i}" for i in range(12)]
+    assert got["000000000785.jpg"][0][0] == "c10" and {p[0] for p in got["000000197388.jpg"]} == {"c0"}
+    assert len(doc["images"]) == 4 and stdout.strip().endswith("everything carried")
+    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnc: 11\nkpt_shape: [17, 3]\n")
+    _, _, doc = read_back(root, tmp_path)
+    assert [c["name"] for c in doc["categories"]] == [f"class_{i}" for i in range(11)]
+
+
+def test_dataset_yaml_found_as_ultralytics_finds_it(tmp_path):
+    """No data.yaml: the folder's one ``*.yaml`` or ``*.yml``; several are refused (naming them)
+    unless one is named after the folder."""
+    root = coco8_pose(tmp_path / "pose")
+    (root / "pose.yml").write_text("train: images/train\nval: images/val\nkpt_shape: [17, 3]\nnames: [person]\n"
+                                   f"kpt_names:\n  0: {json.dumps([f'k{i}' for i in range(17)])}\n")
+    _, _, doc = read_back(root, tmp_path)
+    assert doc["categories"][0]["keypoints"][:2] == ["k0", "k1"]
+    for name in ("a.yaml", "b.yaml"):
+        (root / name).write_text(COCO8_POSE_YAML)
+    res = run_cli("convert", root, "-o", tmp_path / "x.json", "--to", "coco", "--from", "yolo")
+    assert res.exit_code == 2 and "2 YAML files (a.yaml, b.yaml)" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"0 0.5 0.5 0.2 0.2 caf\xe9\n", "label file is not UTF-8 text"),
+    (None, "class 3 is not one of data.yaml's classes 0..0"),
+    (b"0 0.5 0.5 0.2 0.2\n", "5 values per line (a detection label: class and box only); kpt_shape [17, 3] needs 56"),
+    (b"0 0.1 0.1 0.2 0.1 0.2 0.2 0.1 0.2\n", "9 values per line (a segmentation polygon?); kpt_shape [17, 3] needs 56"),
+])
+def test_bad_label_files_refused_naming_the_file(tmp_path, content, message):
+    root = coco8_pose(tmp_path / "bad")
+    (root / "data.yaml").write_text(COCO8_POSE_YAML)
+    lb = root / "labels" / "val" / "000000196141.txt"
+    lb.write_bytes(content if content is not None else b"3" + lb.read_bytes()[1:])
+    res = run_cli("convert", root, "-o", tmp_path / "x.json", "--to", "coco")
+    assert res.exit_code == 2 and res.stderr.strip() == f"error: {lb}: {message}", res.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_k_by_2_zero_zero_is_unlabeled(tmp_path):
+    """CVAT writes a [K, 2] label's missing points as ``0.0 0.0``: read as unlabeled and counted
+    (Ultralytics would take them as visible points in the corner)."""
+    root = coco8_pose(tmp_path / "k2")
+    n_zero = 0
+    for lb in (root / "labels").rglob("*.txt"):
+        rows = [r.split() for r in lb.read_text().splitlines()]
+        out = []
+        for r in rows:
+            kp = [(r[5 + 3 * i], r[6 + 3 * i]) if r[7 + 3 * i] != "0" else ("0.0", "0.0") for i in range(17)]
+            n_zero += sum(p == ("0.0", "0.0") for p in kp)
+            out.append(" ".join(r[:5] + [v for p in kp for v in p]))
+        lb.write_text("\n".join(out) + "\n")
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/val\nkpt_shape: [17, 2]\n"
+                                    "names:\n  0: person\n")
+    got, stdout, _ = read_back(root, tmp_path)
+    assert f"{n_zero} keypoints at exactly 0,0 in a [K, 2] file read as unlabeled" in stdout
+    assert_same_persons(expected_persons(), got, tol=0.01, box_tol=0.01, visibility=False)
+
+
+def test_hidden_files_and_shared_label_files(tmp_path):
+    """macOS's ``._x.jpg`` and a ``.ipynb_checkpoints`` copy are skipped as Ultralytics' glob
+    skips them (counted); ``x.png`` beside ``x.jpg`` reads the same label file, as in
+    Ultralytics (counted)."""
+    root = coco8_pose(tmp_path / "h")
+    (root / "data.yaml").write_text(COCO8_POSE_YAML)
+    train = root / "images" / "train"
+    (train / "._000000000785.jpg").write_bytes(b"\x00\x05\x16\x07" + bytes(80))
+    (train / ".ipynb_checkpoints").mkdir()
+    jpg = (train / "000000000785.jpg").read_bytes()
+    (train / ".ipynb_checkpoints" / "000000000785-checkpoint.jpg").write_bytes(jpg)
+    from PIL import Image
+
+    Image.new("RGB", (640, 425)).save(train / "000000040083.png")
+    got, stdout, doc = read_back(root, tmp_path)
+    assert len(doc["images"]) == 5 and len(got["000000040083.png"]) == 2
+    assert "2 hidden files with image suffixes" in stdout
+    assert "2 persons copied to a second image that shares their label file" in stdout
+
+
+def test_exif_rotated_image_sized_as_ultralytics_sees_it(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "exif"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    im = Image.new("RGB", (60, 20))
+    exif = im.getexif()
+    exif[0x0112] = 6  # stored on its side: shown 20 wide, 60 high
+    im.save(root / "images" / "r.JPG", exif=exif)
+    (root / "labels" / "r.txt").write_text("0 0.5 0.5 0.5 0.5 " + "0.25 0.75 2 " * 17 + "\n")
+    _, _, doc = read_back(root, tmp_path)
+    assert (doc["images"][0]["width"], doc["images"][0]["height"]) == (20, 60)
+    np.testing.assert_allclose(doc["annotations"][0]["keypoints"][:3], [5, 45, 2])
+    if (ULTRALYTICS_CHECKER / "ultralytics").is_dir():
+        res = run_ultralytics("from ultralytics.data.utils import verify_image_label as v\n"
+                              f"print(list(v(({str(root / 'images' / 'r.JPG')!r}, {str(root / 'labels' / 'r.txt')!r},"
+                              " '', True, 1, 17, 3, False))[2]))")
+        assert res.stdout.strip().splitlines()[-1] == "[60, 20]", res.stderr[-2000:]
+
+
+def test_writer_mends_what_ultralytics_refuses(tmp_path):
+    """Persons without a box (made around their keypoints), with a negative width (turned), with
+    neither box nor keypoint (left out), duplicates (Ultralytics keeps one: so do we), and an
+    image under 10 px: all counted, and Ultralytics reads as many persons as the label files hold."""
+    kp = [15, 15, 2, 30, 40, 2, 0, 0, 0]
+    doc = {"images": [{"id": 1, "file_name": "a.png", "width": 100, "height": 80},
+                      {"id": 2, "file_name": "tiny.png", "width": 9, "height": 40}],
+           "categories": [{"id": 1, "name": "person", "keypoints": ["nose", "left_eye", "right_eye"], "skeleton": []}],
+           "annotations": [
+               {"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "keypoints": kp},
+               {"id": 2, "image_id": 1, "category_id": 1, "iscrowd": 0, "bbox": [60, 10, -20, 30], "keypoints": kp},
+               {"id": 3, "image_id": 1, "category_id": 1, "iscrowd": 0, "keypoints": [0] * 9},
+               {"id": 4, "image_id": 1, "category_id": 1, "iscrowd": 0, "bbox": [5, 5, 50, 50], "keypoints": kp},
+               {"id": 5, "image_id": 1, "category_id": 1, "iscrowd": 0, "bbox": [5, 5, 50, 50], "keypoints": kp},
+               {"id": 6, "image_id": 2, "category_id": 1, "iscrowd": 0, "bbox": [1, 1, 5, 5],
+                "keypoints": [2, 2, 2] * 3}]}
+    src = materialise(tmp_path / "src", doc)
+    out = tmp_path / "yolo"
+    stdout = to_yolo(src, out, "--images", src.parent)
+    assert "4 persons in 2 label files" in stdout
+    for line in ("1 persons without a box given one around their labeled keypoints",
+                 "1 person boxes with a negative width or height turned the right way",
+                 "1 persons with neither a box nor a labeled keypoint (YOLO needs a box)",
+                 "1 duplicate persons (same class, box and keypoints as another in their image",
+                 "1 images smaller than 10 px a side", "1 persons in images smaller than 10 px a side"):
+        assert line in stdout, stdout
+    rows = np.loadtxt(out / "labels" / "a.txt", ndmin=2)
+    np.testing.assert_allclose(rows[0, 1:5], [0.225, 0.34375, 0.18, 0.375], atol=1e-6)  # 15..30 x 15..40, + 10 %
+    np.testing.assert_allclose(rows[1, 1:5], [0.5, 0.3125, 0.2, 0.375], atol=1e-6)
+    results = ultralytics_verify(out)
+    for r in results or []:
+        if Path(r["image"]).name == "tiny.png":
+            assert r["corrupt"] == 1 and "<10 pixels" in r["msg"]
+        else:
+            assert r["corrupt"] == 0 and not r["msg"] and len(r["keypoints"]) == 3, r
