@@ -7,6 +7,7 @@ one by one and the offending annotations are left out instead (used by the valid
 from __future__ import annotations
 
 import math
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable
@@ -16,7 +17,7 @@ import orjson
 
 from .dataset import Category, ImageInfo, KeypointDataset
 from .errors import PosekitError
-from .io import json_numbers, paused_gc, read_json, write_json_atomic
+from .io import json_numbers, parse_json_bytes, paused_gc, read_bytes, write_json_atomic
 from .notes import Notes
 
 #: ``report(rule, severity, image_id, ann_id, message, value)``
@@ -32,7 +33,11 @@ _CAT_CORE = ("id", "name", "keypoints", "skeleton")
 def load_coco(path: str | Path, report: Reporter | None = None) -> KeypointDataset:
     """Read a COCO keypoint file into a :class:`KeypointDataset`."""
     with paused_gc():  # millions of new objects, none of them garbage
-        return from_coco_dict(read_json(path), path, report)
+        raw = read_bytes(path)
+        # JSON true/false are Python bools, which numpy takes as 1/0: looked for value by value
+        # only when the file has any
+        return from_coco_dict(parse_json_bytes(raw, path), path, report,
+                              booleans=b"true" in raw or b"false" in raw)
 
 
 # Defects that leave the data representable: loading for conversion keeps the file as it is
@@ -61,8 +66,10 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | None = None) -> KeypointDataset:
-    """Build a dataset from parsed COCO JSON. Structural problems go to ``report`` (or raise)."""
+def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | None = None,
+                   booleans: bool = True) -> KeypointDataset:
+    """Build a dataset from parsed COCO JSON. Structural problems go to ``report`` (or raise).
+    ``booleans=False`` says the JSON holds no true/false (so no number can be one)."""
     rep = report or _raiser(path)
     if not isinstance(obj, dict):
         raise PosekitError(path, f"expected a COCO JSON object, found a {type(obj).__name__}")
@@ -118,7 +125,7 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
             continue
         good.append(ann)
 
-    kps, bad = _keypoint_array(good, K, rep)
+    kps, bad = _keypoint_array(good, K, rep, booleans)
     bad |= _check_visibility(good, kps, rep, warn_float_flags=report is not None)
     # rows reported above (values that are not numbers, NaN, flags outside {0, 1, 2}) are left
     # out: an explicit mask, never a marker value that real data could hold
@@ -126,9 +133,9 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
     good = [a for a, b in zip(good, bad.tolist()) if not b]
 
     n = len(good)
-    bbox = _number_column(good, "bbox", (4,), rep, "is not [x, y, w, h] finite numbers")
-    area = _number_column(good, "area", (), rep, "is not a finite number")
-    score = _number_column(good, "score", (), rep, "is not a finite number")
+    bbox = _number_column(good, "bbox", (4,), rep, "is not [x, y, w, h] finite numbers", booleans)
+    area = _number_column(good, "area", (), rep, "is not a finite number", booleans)
+    score = _number_column(good, "score", (), rep, "is not a finite number", booleans)
     iscrowd = _iscrowd_column(good, rep)
     extras = _extras(good, _ANN_CORE)
     for ann, extra in zip(good, extras):
@@ -221,7 +228,14 @@ def _extras(rows: list[dict], core: tuple[str, ...]) -> list[dict[str, Any]]:
     return out
 
 
-def _number_column(good: list[dict], key: str, shape: tuple[int, ...], rep: Reporter, why: str) -> np.ndarray:
+def _has_bool(values: list, nested: bool) -> bool:
+    """Whether any value (of the lists, when ``nested``) is a bool (true/false in the JSON)."""
+    kinds = set(map(type, chain.from_iterable(v for v in values if isinstance(v, list)) if nested else values))
+    return bool in kinds
+
+
+def _number_column(good: list[dict], key: str, shape: tuple[int, ...], rep: Reporter, why: str,
+                   booleans: bool = True) -> np.ndarray:
     """The annotations' ``key`` values as a float column (NaN where absent); values that are not
     finite numbers of that shape are reported and left NaN. One numpy call when all are good."""
     vals = [a.get(key) for a in good]
@@ -231,7 +245,8 @@ def _number_column(good: list[dict], key: str, shape: tuple[int, ...], rep: Repo
         return out
     try:
         arr = np.array(vals if len(present) == len(vals) else [vals[i] for i in present])
-        if arr.dtype.kind in "if" and arr.shape == (len(present), *shape) and np.isfinite(arr).all():
+        if arr.dtype.kind in "if" and arr.shape == (len(present), *shape) and np.isfinite(arr).all() and \
+                not (booleans and _has_bool(vals, nested=bool(shape))):
             out[present] = arr
             return out
     except (TypeError, ValueError):
@@ -264,14 +279,15 @@ def _iscrowd_column(good: list[dict], rep: Reporter) -> np.ndarray:
     return out
 
 
-def _keypoint_array(good: list[dict], K: int, rep: Reporter) -> tuple[np.ndarray, np.ndarray]:
+def _keypoint_array(good: list[dict], K: int, rep: Reporter, booleans: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(N, K, 3)`` keypoints and a mask of the rows reported bad (values that are not numbers)."""
     bad = np.zeros(len(good), bool)
     if not good:
         return np.zeros((0, K, 3)), bad
     try:  # numbers only give an int or float array; strings, None or lists give another dtype
-        arr = np.array([a["keypoints"] for a in good])
-        if arr.dtype.kind in "if" and arr.shape == (len(good), 3 * K):
+        rows = list(map(itemgetter("keypoints"), good))
+        arr = np.array(rows)
+        if arr.dtype.kind in "if" and arr.shape == (len(good), 3 * K) and not (booleans and _has_bool(rows, True)):
             return arr.astype(np.float64).reshape(len(good), K, 3), bad
     except (TypeError, ValueError):
         pass

@@ -125,17 +125,22 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def read_json(path: str | Path) -> Any:
-    """Read a JSON file, turning every failure into one :class:`PosekitError` line."""
+def read_bytes(path: str | Path) -> bytes:
+    """A file's bytes, every failure one :class:`PosekitError` line."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise PosekitError(path, "file not found") from None
     except IsADirectoryError:
         raise PosekitError(path, "is a folder, expected a JSON file") from None
     except OSError as exc:
         raise PosekitError(path, f"cannot read: {exc.strerror}") from None
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file, turning every failure into one :class:`PosekitError` line."""
+    raw = read_bytes(path)
     with paused_gc():
         return parse_json_bytes(raw, path)
 

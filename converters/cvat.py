@@ -19,8 +19,12 @@ Reading also takes project exports (labels under ``<meta><project>``, images in
 ``images/<subset>/``: the subset leads the file name) and CVAT for video 1.1: each frame of the
 task is an image ``frame_NNNNNN`` (CVAT's own name for a video frame; the suffix of the exported
 image when one is there), a skeleton track a person on each frame where not all its points are
-outside, with the box track of its group and its ``track_id``. The skeleton label read is
-``--person-label`` when it names one, else the one with the most skeletons.
+outside, with the box track of its group and its ``track_id``. Shapes CVAT interpolated between
+keyframes (``keyframe="0"``) are read as persons like the others; CVAT for images, which the
+writer writes, has no keyframe flag, so the flag is not kept in the person's fields but counted
+in the notes line ("keyframe flags of track shapes": the persons whose skeleton, a point of it
+or its box was interpolated). The skeleton label read is ``--person-label`` when it names one,
+else the one with the most skeletons.
 """
 from __future__ import annotations
 
@@ -421,18 +425,19 @@ def read_cvat(src: Path, opts: Options) -> Source:
     b = DatasetBuilder(cats[0])
     b.categories = cats
     other_shapes: dict[str, int] = {}
+    interpolated = 0
     index = NameIndex(names)
     for name, w, h, img_extra, shapes in entries:
         where = f"image {name!r}"
         iid = b.add_image(name, w, h, **img_extra)
-        boxes: list[tuple[str | None, list[float], bool, str]] = []
+        boxes: list[tuple[str | None, list[float], bool, str, ET.Element]] = []
         persons: list[Shape] = []
         for shape in shapes:
             tag, label, el = shape[:3]
             if tag == "skeleton" and label in cat_id:
                 persons.append(shape)
             elif tag == "box" and label in box_cat:
-                boxes.append((shape[3], *_person_box(el, where, src, notes), label))
+                boxes.append((shape[3], *_person_box(el, where, src, notes), label, el))
             elif tag != "skeleton":
                 other_shapes[tag] = other_shapes.get(tag, 0) + 1
         used: set[int] = set()
@@ -443,14 +448,25 @@ def read_cvat(src: Path, opts: Options) -> Source:
             if k is not None:
                 box = boxes[k][1]
                 used.add(k)
+            interpolated += int(_interpolated(el) or (k is not None and _interpolated(boxes[k][4])))
             b.add_person(iid, kps, box, category_id=cat_id[label], **{**extra, **more})
-        for k, (_, box, is_crowd, label) in enumerate(boxes):
+        for k, (_, box, is_crowd, label, el) in enumerate(boxes):
             if k not in used:  # a crowd region, or a person box without a skeleton (a person with no keypoints)
+                interpolated += int(_interpolated(el))
                 b.add_person(iid, np.zeros((len(names), 3)), box, iscrowd=is_crowd, category_id=box_cat[label])
     for tag, n in sorted(other_shapes.items()):
         notes.lost(f"CVAT <{tag}> shapes (not person skeletons or their boxes)", n)
+    notes.lost("keyframe flags of track shapes (persons on interpolated frames, keyframe=\"0\", read as annotated "
+               "persons)", interpolated)
     b.notes.merge(notes)
     return Source(b.build(opts.box_margin), images_dir)
+
+
+def _interpolated(el: ET.Element) -> bool:
+    """Whether a track's shape on a frame is interpolated by CVAT (``keyframe="0"``: the shape,
+    or one of its points that is not outside), not drawn by the annotator."""
+    return el.get("keyframe") == "0" or any(p.get("keyframe") == "0" and p.get("outside") != "1"
+                                            for p in el.findall("points"))
 
 
 def _person_box(el: ET.Element, where: str, src: Path, notes: Notes) -> tuple[list[float], bool]:

@@ -57,13 +57,16 @@ class Source:
 class Output:
     """What a writer gives: file bytes and symbolic links (``relative path -> target``) under
     ``root``. ``folder``: the output is the folder ``root`` (created whole, or added to); else
-    a few files beside each other in ``root``."""
+    a few files beside each other in ``root``. ``reads_back``: glob patterns (under ``root``) of
+    the files the format's reader takes as the dataset: in an existing folder, such files this
+    output would not replace would read as part of it, so writing there is refused."""
 
     root: Path
     files: dict[str, bytes] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     folder: bool = False
     summary: str = ""
+    reads_back: tuple[str, ...] = ()
 
     def paths(self) -> list[Path]:
         return [self.root / rel for rel in (*self.files, *self.links)]
@@ -135,20 +138,28 @@ def _head(path: Path, n: int = 1 << 16) -> bytes:
     return raw.removeprefix(b"\xef\xbb\xbf").lstrip()
 
 
+def _label_studio_regions(head: bytes) -> bool:
+    """Label Studio results: regions of a control (``from_name``) with keypoint or box labels."""
+    return (b'"from_name"' in head or b'"annotation_id"' in head) and \
+        (b'"keypointlabels"' in head or b'"rectanglelabels"' in head)
+
+
 def _json_kind(head: bytes) -> str | None:
     if head.startswith(b"["):
         if head[1:].lstrip().startswith(b"]"):
             return None  # an empty list: nothing tells
         if b'"joints' in head or b'"joint_self"' in head:
             return "mpii"
-        if b'"data"' in head:
-            return "labelstudio"
-        if b'"annotation_id"' in head and (b'"keypointlabels"' in head or b'"rectanglelabels"' in head):
+        if b'"data"' in head or _label_studio_regions(head):
+            return "labelstudio"  # (a task's results may fill the first 64 kB before its "data")
+        if b'"annotation_id"' in head:
             return "labelstudio"  # Label Studio's JSON-MIN export (task data flattened, no "data")
         return None
     if head.startswith(b"{"):
         if b'"people"' in head and b'"pose_keypoints_2d"' in head:
             return "openpose"
+        if _label_studio_regions(head) and b'"images"' not in head:
+            return "labelstudio"  # one task"
         if b'"shapes"' in head:
             return "labelme"
         if b'"images"' in head or b'"annotations"' in head or b'"categories"' in head:
@@ -230,6 +241,8 @@ def write_labelme(ds: KeypointDataset, dst: Path, opts: Options, notes: Notes, i
         raise PosekitError(dst, "exists and is not a folder")
     docs = dataset_to_labelme(ds, dst, images_dir, opts.person_label)
     files = {str(p.relative_to(dst)): data for p, data in docs.items()}
+    # (no reads_back: a LabelMe folder is where people work; other files there are theirs, and
+    # adding an export beside them is how sets are merged)
     return Output(dst, files, folder=True, summary=f"{len(docs)} LabelMe files, {len(ds)} persons")
 
 
@@ -428,6 +441,8 @@ def write_output(out: Output, overwrite: bool) -> None:
     fresh = not os.path.lexists(root)
     if not fresh and not root.is_dir():
         raise PosekitError(root, "exists and is not a folder")
+    if not fresh:
+        _refuse_stale(out)
     root.parent.mkdir(parents=True, exist_ok=True)
     stage = tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent)
     try:
@@ -449,6 +464,18 @@ def write_output(out: Output, overwrite: bool) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(stage)
+
+
+def _refuse_stale(out: Output) -> None:
+    """Refuse to write into a folder holding data files of an earlier output that this one would
+    not replace: read back, they would join the new dataset (deleting them could lose work)."""
+    ours = {*out.files, *out.links}
+    stale = sorted({p.relative_to(out.root).as_posix() for pat in out.reads_back for p in out.root.glob(pat)
+                    if (p.is_file() or p.is_symlink()) and not p.name.startswith(".")} - ours)
+    if stale:
+        raise PosekitError(out.root / stale[0], f"is one of {len(stale)} files of an earlier dataset in this folder "
+                                                f"that this output would not replace (they would read back as "
+                                                f"part of it); nothing written; write to a new folder or remove them")
 
 
 def _write_files(stage: str, files: dict[str, bytes]) -> None:

@@ -19,11 +19,16 @@ The labeling config that declares all of this is written beside the tasks as
 Reading also takes Label Studio's own exports (JSON; JSON-MIN; ``completions`` of Label Studio
 0.x): the first non-cancelled annotation of a task (else its first prediction; the others are
 counted), keypoints without ``parentID`` joined per label to the box holding them or nearest
-(else, when no label repeats, made one person), label-studio-converter's COCO import (every
-keypoint labelled with its category, in order after its box; ``hidden`` points, its mark for
-COCO v<2, as v=1, or v=0 at (0, 0)), rotated rectangles as the upright box around them, region
-``score``s as the person's score and ``keypoint_scores``, sizes from the image files when the
-results have none. The task's other data fields are the image's fields (and written back).
+(else, when no label repeats, made one person; a join that is a guess -- the point inside
+several boxes, none, or a box with another point of its label -- counted apart),
+label-studio-converter's COCO import (every keypoint labelled with its category, in order after
+its box; ``hidden`` points, its mark for COCO v<2, as v=1, or v=0 at (0, 0)), rotated rectangles
+as the upright box around them, region ``score``s as the person's score and ``keypoint_scores``,
+sizes from the image files when the results have none. The file name is the path of an http(s)
+or cloud URL (``https://host/cam1/0001.jpg`` -> ``cam1/0001.jpg``, query dropped), an upload's
+name, or what follows ``?d=``; two tasks naming one file are refused. Sizes must be positive
+whole numbers (``"100"`` is read as 100). The task's other data fields are the image's fields
+(and written back).
 """
 from __future__ import annotations
 
@@ -204,16 +209,19 @@ def _config(path: Path) -> tuple[list[str] | None, list[str] | None, str | None]
 
 def _file_name(url: str, root_url: str) -> str:
     """The image's file name from ``data.image``: after the image root URL or local files' ``?d=``;
-    a cloud storage URL's key (``s3://bucket/a/b.jpg`` -> ``a/b.jpg``); else the URL's last part."""
+    an upload's name (``/data/upload/<project>/<file>`` -> ``<file>``); a cloud storage URL's key
+    (``s3://bucket/a/b.jpg`` -> ``a/b.jpg``) and an http(s) URL's path (``https://host/a/b.jpg``
+    -> ``a/b.jpg``), query strings dropped; else the string as it is."""
     if root_url and url.startswith(root_url):
         return urllib.parse.unquote(url[len(root_url):])
     if "?d=" in url:
         return urllib.parse.unquote(url.split("?d=", 1)[1])
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme in ("s3", "gs", "azure-blob") and parts.path.strip("/"):
-        return urllib.parse.unquote(parts.path.strip("/"))
-    if parts.scheme in ("http", "https") or url.startswith("/data/"):
+    web = parts.scheme in ("http", "https")
+    if url.startswith("/data/") or (web and parts.path.startswith("/data/upload/")):
         return urllib.parse.unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
+    if (web or parts.scheme in ("s3", "gs", "azure-blob")) and parts.path.strip("/"):
+        return urllib.parse.unquote(parts.path.strip("/"))
     return url
 
 
@@ -238,7 +246,8 @@ def _from_json_min(records: list[Any], src: Path, notes: Notes) -> list[dict[str
                     result.append({"id": f"min{len(result)}", "type": typ, "from_name": key, "value": v,
                                    "original_width": v.get("original_width"),
                                    "original_height": v.get("original_height")})
-            elif val in (OCCLUDED, CROWD) or (isinstance(val, list) and val and set(val) <= {OCCLUDED, CROWD}):
+            elif val in (OCCLUDED, CROWD) or (isinstance(val, list) and val and all(isinstance(v, str) for v in val)
+                                              and set(val) <= {OCCLUDED, CROWD}):
                 notes.lost("occluded/crowd choices of JSON-MIN records (JSON-MIN drops their region; keypoints read "
                            "as visible, boxes as persons)", len(val) if isinstance(val, list) else 1)
             else:
@@ -274,6 +283,38 @@ def _results(task: Any) -> tuple[list[Any], str]:
     if preds:
         return preds[0].get("result") or [], "prediction"
     return [], "none"
+
+
+_LABEL_LISTS = ("rectanglelabels", "keypointlabels", "choices")
+
+
+def _where(i: int, task: dict[str, Any]) -> str:
+    """How a message names a task: its place in the file, and its id when it has one."""
+    tid = task.get("id")
+    return f"task {i}" if tid is None or tid == i else f"task {i} (id {tid!r})"
+
+
+def _check_task(task: dict[str, Any], where: str, src: Path) -> None:
+    """Refuse a task whose read results are not shaped as Label Studio writes them: annotations,
+    predictions and results are lists, a region's ``value`` an object, its labels a list of strings."""
+    for key in ("annotations", "completions", "predictions", "drafts"):
+        if task.get(key) is not None and not isinstance(task[key], list):
+            raise PosekitError(src, f"{where}: {key!r} is {type(task[key]).__name__}; Label Studio writes a list")
+    results = next((a.get("result") for a in _annotations(task) if not _cancelled(a)), None)
+    if results is None:
+        results = next((p.get("result") for p in task.get("predictions") or [] if isinstance(p, dict)), None)
+    if results is not None and not isinstance(results, list):
+        raise PosekitError(src, f"{where}: 'result' is {type(results).__name__}; Label Studio writes a list of regions")
+    for r in results or []:
+        if not isinstance(r, dict):
+            continue
+        val, typ, rid = r.get("value"), r.get("type"), r.get("id")
+        if val is not None and not isinstance(val, dict):
+            raise PosekitError(src, f"{where}: region {rid!r} ({typ}) has value {val!r}; Label Studio writes an object")
+        labels = (val or {}).get(typ) if typ in _LABEL_LISTS else None
+        if labels is not None and not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+            raise PosekitError(src, f"{where}: region {rid!r} has {typ} {labels!r}; Label Studio writes a list of "
+                                    f"strings")
 
 
 def _labels_of(tasks: list[Any], typ: str) -> list[str]:
@@ -334,14 +375,33 @@ def _positional_names(tasks: list[Any], opts: Options, src: Path) -> list[str]:
     return list(LAYOUTS["coco17"].keypoints) if K == 17 else [f"keypoint_{i}" for i in range(K)]
 
 
-def _image_size(results: list[Any], data: dict[str, Any], name: str, images_dir: Path,
-                notes: Notes) -> tuple[Any, Any]:
+def _pixels(x: Any) -> int | None:
+    """A positive whole number of pixels (``100``, ``100.0`` or ``"100"``) as an int; else None."""
+    if isinstance(x, str):
+        try:
+            x = float(x.strip())
+        except ValueError:
+            return None
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not np.isfinite(x) or x <= 0 or x != int(x):
+        return None
+    return int(x)
+
+
+def _image_size(results: list[Any], data: dict[str, Any], name: str, images_dir: Path, notes: Notes,
+                where: str, src: Path) -> tuple[int | None, int | None]:
     """The image's size: the results' ``original_width``/``height``, else ``data.width``/``height``,
-    else the image file's header (when the file is there)."""
-    W = next((r.get("original_width") for r in results if isinstance(r, dict) and r.get("original_width")),
-             data.get("width"))
-    H = next((r.get("original_height") for r in results if isinstance(r, dict) and r.get("original_height")),
-             data.get("height"))
+    else the image file's header (when the file is there). A size that is not a positive whole
+    number is refused."""
+    size: list[int | None] = []
+    for key, fallback in (("original_width", "width"), ("original_height", "height")):
+        given = next((r for r in results if isinstance(r, dict) and r.get(key) is not None), None)
+        raw, what = (given[key], f"region {given.get('id')!r}'s {key}") if given else (data.get(fallback),
+                                                                                       f"data.{fallback}")
+        px = None if raw is None else _pixels(raw)
+        if raw is not None and px is None:
+            raise PosekitError(src, f"{where}: {what} is {raw!r}; expected a positive whole number of pixels")
+        size.append(px)
+    W, H = size
     if not (W and H):
         from annotate.images import oriented_size
         from annotate.io import safe_relative
@@ -401,6 +461,7 @@ def read_labelstudio(src: Path, opts: Options) -> Source:
     for i, t in enumerate(tasks):
         if not isinstance(t, dict) or not isinstance(t.get("data"), dict):
             raise PosekitError(src, f"task {i} has no 'data' object")
+        _check_task(t, _where(i, t), src)
     kp_names, box_labels, image_key = _config(config_path(src))
     box_labels = box_labels or _labels_of(tasks, "rectanglelabels") or ["person"]
     labels = kp_names or _labels_of(tasks, "keypointlabels")
@@ -428,27 +489,32 @@ def read_labelstudio(src: Path, opts: Options) -> Source:
     ids = _image_ids(tasks, notes)
     images_dir = opts.images or src.parent
     reader = _TaskReader(NameIndex(names), len(names), {c.name: c.id for c in cats}, positional, notes, other, src)
+    seen: dict[str, tuple[str, str]] = {}
     for t_i, task in enumerate(tasks):
-        data = task["data"]
+        data, where = task["data"], _where(t_i, task)
         key = image_key or IMAGE_TAG
         if key not in data:  # no config: the one string of the data
             strings = [k for k, v in data.items() if isinstance(v, str)]
             key = strings[0] if len(strings) == 1 else key
         url = data.get(key)
         if not isinstance(url, str) or not url:
-            raise PosekitError(src, f"task {t_i}: data has no image URL ({image_key or IMAGE_TAG!r})")
+            raise PosekitError(src, f"{where}: data has no image URL ({image_key or IMAGE_TAG!r})")
         _count_unread(task, notes)
         results, kind = _results(task)
         if kind == "prediction":
             notes.changed("tasks without an annotation read from their first prediction", 1)
         name = _file_name(url, opts.image_root_url)
-        W, H = _image_size(results, data, name, images_dir, notes)
+        if name in seen:
+            raise PosekitError(src, f"{seen[name][0]} and {where} both name image {name!r} ({seen[name][1]!r}, "
+                                    f"{url!r}); two images cannot share a file name")
+        seen[name] = (where, url)
+        W, H = _image_size(results, data, name, images_dir, notes, where, src)
         extra = {k: v for k, v in data.items() if k not in (key, "image_id", "width", "height")}
         iid = b.add_image(name, W, H, image_id=ids[t_i], **extra)
         if results and not (W and H):
-            raise PosekitError(src, f"task {t_i}: no original_width/original_height and no image {name!r} under "
+            raise PosekitError(src, f"{where}: no original_width/original_height and no image {name!r} under "
                                     f"{images_dir} to read its size from; pass --images DIR")
-        for p in reader.persons(results, float(W or 0), float(H or 0), f"task {t_i}"):
+        for p in reader.persons(results, float(W or 0), float(H or 0), where):
             b.add_person(iid, p["kps"], p["box"], iscrowd=p["crowd"], category_id=p["cat"], score=p["score"],
                          **p["extra"])
     for what, n in sorted(other.items()):
@@ -582,13 +648,15 @@ class _TaskReader:
                      occluded: set[str]) -> set[str]:
         """Keypoints without a (known) parentID (Label Studio links no keypoint to a box; JSON-MIN
         keeps no ids): per label, each box takes at most one, the one inside it or nearest it
-        (within half its diagonal); the rest form one person when no label repeats."""
+        (within half its diagonal); the rest form one person when no label repeats. A point inside
+        exactly one free box that holds no other point of its label is joined to it for sure; the
+        others (inside several boxes, or none, or sharing the box) by a guess, counted apart."""
         boxed = [p for p in persons.values() if p["box"] is not None]
         rest: list[tuple[str, dict[str, Any]]] = []
         by_label: dict[Any, list[tuple[str, dict[str, Any]]]] = {}
         for rid, r in loose:
             by_label.setdefault(((r.get("value") or {}).get("keypointlabels") or [None])[0], []).append((rid, r))
-        joined = 0
+        joined = guessed = 0
         for lab, group in by_label.items():
             if self.positional or not boxed:
                 rest += group
@@ -597,15 +665,21 @@ class _TaskReader:
             xy = np.array([self._xy(r, rid) for rid, r in group])
             cost = _box_cost(xy, np.array([p["box"] for p in boxed]))
             cost[:, [p["kps"][j, 2] > 0 for p in boxed]] = np.inf  # a box holds one point of a label
+            inside = cost < 1  # inside a box still free for this label
             rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e18))
             take = {int(i): int(c) for i, c in zip(rows, cols) if cost[i, c] <= 1.5}
             for i, (rid, r) in enumerate(group):
                 if i in take:
                     self._set(boxed[take[i]], j, r, rid, occluded)
-                    joined += 1
+                    c = take[i]  # sure: the one free box holding it, and the one point of this label in that box
+                    sure = inside[i, c] and inside[i].sum() == 1 and inside[:, c].sum() == 1
+                    joined += int(sure)
+                    guessed += int(not sure)
                 else:
                     rest.append((rid, r))
-        self.notes.changed("keypoints without parentID joined to the box that holds them (or the nearest)", joined)
+        self.notes.changed("keypoints without parentID joined to the one box that holds them", joined)
+        self.notes.changed("keypoints without parentID joined to a person by a guess (inside several persons' boxes, "
+                           "or none, or in a box with another point of that label); check them", guessed)
         if rest:
             labels = [((r.get("value") or {}).get("keypointlabels") or [None])[0] for _, r in rest]
             if len(set(labels)) != len(labels) and not self.positional:

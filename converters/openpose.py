@@ -190,4 +190,5 @@ def write_openpose(ds: KeypointDataset, dst: Path, opts: Options, notes: Notes,
             raise PosekitError(None, f"two images would share {rel} (same name without suffix); rename one")
         files[rel] = dumps_json({"version": 1.3, "people": people})
     notes.lost("person scores other than the mean confidence of their keypoints (OpenPose holds none)", other_score)
-    return Output(dst, files, folder=True, summary=f"{len(files)} OpenPose files, {int((~crowd).sum())} persons")
+    return Output(dst, files, folder=True, summary=f"{len(files)} OpenPose files, {int((~crowd).sum())} persons",
+                  reads_back=(f"**/*{SUFFIX}",))

@@ -21,7 +21,12 @@ and a line repeating another of its image is left out (Ultralytics keeps one), a
 Reading follows Ultralytics' loader: data.yaml (or the folder's one ``*.yaml``/``*.yml``) with
 ``path`` and ``train``/``val``/``test`` as folders or image lists (Roboflow's ``../train/images``,
 CVAT's ``train.txt``, Windows separators), hidden files skipped; ``0 0`` points of ``[K, 2]``
-files (CVAT's padding) read as unlabeled.
+files (CVAT's padding) read as unlabeled. The third value of a ``[K, 3]`` keypoint is decided per
+label file: a visibility flag when every one in the file is 0, 1 or 2; else a confidence in
+[0, 1], as Ultralytics' ``predict(save_txt=True)`` writes them (``Results.save_txt``): v=2 where
+> 0, v=0 where 0, the raw values kept in ``keypoint_scores`` and their mean over the labeled
+keypoints as the person's score (as the OpenPose reader does), counted; other values (3, -1, or
+flags mixed with confidences in one file) are refused.
 """
 from __future__ import annotations
 
@@ -232,7 +237,9 @@ def write_yolo(ds: KeypointDataset, dst: Path, opts: Options, notes: Notes, imag
     files["data.yaml"] = ultralytics_data_yaml(ds, ndim).encode()
     return Output(dst, files, links, folder=True,
                   summary=f"{len(links)} images linked, {len(rows_k)} persons in {len(files) - 1} label files, "
-                          f"kpt_shape [{ds.category.num_keypoints}, {ndim}], {len(ds.categories)} class(es)")
+                          f"kpt_shape [{ds.category.num_keypoints}, {ndim}], {len(ds.categories)} class(es)",
+                  # earlier label files (and image links) would read back with the new ones
+                  reads_back=("labels/**/*.txt", *(("images/**/*",) if link_images else ())))
 
 
 def _person_boxes(box: np.ndarray, kps: np.ndarray, W: np.ndarray, H: np.ndarray, margin: float, keep: np.ndarray,
@@ -540,6 +547,10 @@ def _parse_rows(lp: str, rows: list[list[str]], K: int | None, ndim: int | None)
             what = "a detection label (class and box, no keypoints)" if cols == 5 else "not class, box and keypoints"
             raise PosekitError(lp, f"{cols} values per line: {what}")
         ndim = 3 if (cols - 5) % 3 == 0 else 2
+        if ndim == 2 and (cols - 6) % 3 == 0:  # as likely [K, 3] and a person confidence (predict's save_conf)
+            raise PosekitError(lp, f"{cols} values per line: {(cols - 5) // 2} keypoints of (x, y), or "
+                                   f"{(cols - 6) // 3} of (x, y, v) and a trailing confidence (as Ultralytics' "
+                                   f"predict writes with save_conf); say which with kpt_shape in a data.yaml")
         K = (cols - 5) // ndim
     if cols != 5 + K * ndim:
         extra = cols - 5 - K * ndim
@@ -554,6 +565,25 @@ def _parse_rows(lp: str, rows: list[list[str]], K: int | None, ndim: int | None)
     if not np.isfinite(arr).all():
         raise PosekitError(lp, "a value is NaN or infinite")
     return arr, K, ndim
+
+
+def _holds_confidences(lp: str, arr: np.ndarray, K: int) -> bool:
+    """Whether a ``[K, 3]`` label file's third keypoint values are confidences, as Ultralytics'
+    ``Results.save_txt`` (``predict(save_txt=True)``) writes them, rather than visibility flags:
+    flags when every one is 0, 1 or 2, confidences when all lie in [0, 1]; else refused."""
+    third = arr[:, 5:5 + 3 * K].reshape(len(arr), K, 3)[..., 2]
+    odd = ~np.isin(third, (0, 1, 2))
+    if not odd.any():
+        return False
+    bad = odd & ((third < 0) | (third > 1))
+    if bad.any():
+        i, j = np.argwhere(bad)[0].tolist()
+        raise PosekitError(lp, f"line {i + 1}, keypoint {j}: visibility {third[i, j]:g} is neither a flag "
+                               "0, 1, 2 nor a confidence in [0, 1]")
+    if (third == 2).any():
+        raise PosekitError(lp, f"third keypoint values mix visibility flags (2) and confidences "
+                               f"({third[odd][0]:g}); a file holds one or the other")
+    return True
 
 
 def _check_classes(lp: str, cls: np.ndarray, n_cls: int) -> None:
@@ -583,7 +613,7 @@ def read_yolo(src: Path, opts: Options) -> Source:
             raise PosekitError(owner, f"kpt_shape {shape!r} must be [K, 2] or [K, 3]")
         K, ndim = shape
     class_names = _class_names(data, owner)
-    parsed: list[tuple[Path, np.ndarray | None]] = []
+    parsed: list[tuple[Path, np.ndarray | None, bool]] = []  # image, its persons, confidences?
     readers: dict[str, int] = {}  # label file -> images that read it
     copies = 0  # persons read again for a second image of the same name
     for img in images:
@@ -591,18 +621,18 @@ def read_yolo(src: Path, opts: Options) -> Source:
         readers[lp] = readers.get(lp, 0) + 1
         rows = _read_label(lp) if os.path.isfile(lp) else None
         if not rows:
-            parsed.append((img, None))
+            parsed.append((img, None, False))
             continue
         arr, K, ndim = _parse_rows(lp, rows, K, ndim)
         if class_names is not None:
             _check_classes(lp, arr[:, 0], len(class_names))
         copies += len(arr) if readers[lp] > 1 else 0
-        parsed.append((img, arr))
+        parsed.append((img, arr, ndim == 3 and _holds_confidences(lp, arr, K)))
     if K is None or ndim is None:
         K, ndim = (17, 3)  # no labels at all: nothing to tell; COCO-17 as Ultralytics' default
     if class_names is None:
-        n_cls = int(max((a[:, 0].max() for _, a in parsed if a is not None), default=0)) + 1
-        for img, a in parsed:
+        n_cls = int(max((a[:, 0].max() for _, a, _ in parsed if a is not None), default=0)) + 1
+        for img, a, _ in parsed:
             if a is not None:
                 _check_classes(label_path(os.path.abspath(img)), a[:, 0], n_cls)
         class_names = ["person"] if n_cls == 1 else [f"class_{i}" for i in range(n_cls)]
@@ -618,17 +648,21 @@ def read_yolo(src: Path, opts: Options) -> Source:
     images_info: list[ImageInfo] = []
     persons: list[np.ndarray] = []
     person_img: list[np.ndarray] = []
-    for i, (img, arr) in enumerate(parsed):
+    conf_files: set[str] = set()
+    for i, (img, arr, conf) in enumerate(parsed):
         w, h = oriented_size(img)  # as Ultralytics sees it
         images_info.append(ImageInfo(i + 1, _rel_name(img, images_root), w, h))
         if arr is not None:
-            persons.append(np.column_stack([arr, np.full(len(arr), w), np.full(len(arr), h)]))
+            persons.append(np.column_stack([arr, np.full(len(arr), w), np.full(len(arr), h),
+                                            np.full(len(arr), conf)]))
             person_img.append(np.full(len(arr), i + 1, np.int64))
+            if conf:
+                conf_files.add(label_path(os.path.abspath(img)))
     _check_unused_labels(label_dirs, set(readers), notes)
-    allp = np.concatenate(persons) if persons else np.zeros((0, 5 + K * ndim + 2))
+    allp = np.concatenate(persons) if persons else np.zeros((0, 5 + K * ndim + 3))
     img_id = np.concatenate(person_img) if persons else np.zeros(0, np.int64)
     n = len(allp)
-    W, H = allp[:, -2], allp[:, -1]
+    W, H, conf_rows = allp[:, -3], allp[:, -2], allp[:, -1].astype(bool)
     cls = allp[:, 0]
     cx, cy, bw, bh = allp[:, 1] * W, allp[:, 2] * H, allp[:, 3] * W, allp[:, 4] * H
     bbox = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], 1)
@@ -637,7 +671,7 @@ def read_yolo(src: Path, opts: Options) -> Source:
     if ndim == 3:
         kps[..., 0] = kp[..., 0] * W[:, None]
         kps[..., 1] = kp[..., 1] * H[:, None]
-        kps[..., 2] = kp[..., 2]
+        kps[..., 2] = np.where(conf_rows[:, None], np.where(kp[..., 2] > 0, 2, 0), kp[..., 2])
     else:
         at_origin = (kp[..., 0] == 0) & (kp[..., 1] == 0)
         vis = (kp[..., 0] >= 0) & (kp[..., 1] >= 0) & ~at_origin
@@ -646,10 +680,32 @@ def read_yolo(src: Path, opts: Options) -> Source:
         kps[..., 0] = np.where(vis, kp[..., 0] * W[:, None], 0)
         kps[..., 1] = np.where(vis, kp[..., 1] * H[:, None], 0)
         kps[..., 2] = np.where(vis, 2, 0)
+    score, extras = _confidences(kp, conf_rows, len(conf_files), notes)
     ds = KeypointDataset(cats[0], images_info, np.arange(1, n + 1, dtype=np.int64), img_id, kps, bbox,
-                         bbox[:, 2] * bbox[:, 3], np.zeros(n, bool), np.full(n, np.nan), [{} for _ in range(n)],
+                         bbox[:, 2] * bbox[:, 3], np.zeros(n, bool), score, extras,
                          categories=cats, category_id=cls.astype(np.int64) + 1, notes=notes)
     return Source(ds, images_root)
+
+
+def _confidences(kp: np.ndarray, conf_rows: np.ndarray, n_files: int,
+                 notes: Notes) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The persons' scores and ``extra`` dicts: for persons of files that hold confidences, the raw
+    values as ``keypoint_scores`` and their mean over the labeled (> 0) keypoints as the score (0
+    when none is), as the OpenPose reader keeps them; NaN and nothing for the others."""
+    n = len(kp)
+    extras: list[dict[str, Any]] = [{} for _ in range(n)]
+    score = np.full(n, np.nan)
+    if not conf_rows.any():
+        return score, extras
+    c = kp[conf_rows, :, 2]
+    lab = c > 0
+    score[conf_rows] = np.divide((c * lab).sum(1), lab.sum(1), out=np.zeros(len(c)), where=lab.any(1))
+    for r, sc in zip(np.flatnonzero(conf_rows).tolist(), c.tolist()):
+        extras[r]["keypoint_scores"] = sc
+    notes.changed(f"keypoint confidences in {n_files} label files (as Ultralytics' predict writes them) read as "
+                  "v=2 where > 0, v=0 where 0; kept in keypoint_scores, their mean over the labeled "
+                  "keypoints as the person's score", c.size)
+    return score, extras
 
 
 def _categories(data: dict[str, Any], class_names: list[str], K: int, opts: Options, owner: Path | str,

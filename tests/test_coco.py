@@ -140,3 +140,24 @@ def test_a_fault_anywhere_in_a_large_file_is_still_found(fault, message):
     fault(obj)
     with pytest.raises(PosekitError, match=message):
         from_coco_dict(obj)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("area", True, "area True is not a finite number"),
+    ("bbox", [0, 0, True, 5], "is not \\[x, y, w, h\\] finite numbers"),
+    ("keypoints", "flag", "keypoint 0 value True is not a number"),
+])
+def test_json_true_is_not_the_number_1(tmp_path, field, value, message):
+    """numpy takes True for 1 beside numbers; a COCO file's true is refused, not written back as 1."""
+    obj = json.loads(COCO_SAMPLE.read_text())
+    ann = obj["annotations"][2]
+    if field == "keypoints":
+        ann["keypoints"][2] = True
+    else:
+        ann[field] = value
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps(obj))
+    with pytest.raises(PosekitError, match=message):
+        load_coco(path)
+    with pytest.raises(PosekitError, match=message):
+        from_coco_dict(json.loads(path.read_text()))

@@ -160,6 +160,23 @@ def test_detection_of_sources():
     assert detect_format(data / "json_min.json") == "labelstudio"  # JSON-MIN: no "data" key
 
 
+def test_detection_of_label_studio_exports_whose_data_comes_late(tmp_path):
+    """Label Studio's exports write a task's "annotations" before its "data"; many regions push
+    "data" past the bytes detection reads. A single task object is Label Studio too."""
+    from converters.formats import detect_format
+
+    tasks = json.loads((Path(__file__).parent / "data" / "labelstudio" / "export.json").read_text())
+    task = tasks[0]
+    late = {k: task[k] for k in task if k != "data"}
+    late["annotations"] = [dict(a, result=a["result"] * 200) for a in late.get("annotations", [])] or late.get("annotations")
+    late["data"] = task["data"]
+    (tmp_path / "late.json").write_text(json.dumps([late], indent=2))
+    assert (tmp_path / "late.json").stat().st_size > 1 << 16
+    assert detect_format(tmp_path / "late.json") == "labelstudio"
+    (tmp_path / "one.json").write_text(json.dumps(task))
+    assert detect_format(tmp_path / "one.json") == "labelstudio"
+
+
 def test_detection_of_a_yolo_dataset_by_its_yaml(tmp_path):
     """Ultralytics' YAML named as the source, or a folder whose YAML is not data.yaml (Roboflow
     writes data.yaml, Ultralytics' own datasets coco8-pose.yaml); labelme's config is not one."""
@@ -254,3 +271,30 @@ def test_config_ultralytics(tmp_path):
     res = run_cli("config", "--for", "keras", COCO_SAMPLE)
     assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1
     assert os.listdir(tmp_path) == ["data.yaml"]
+
+
+@pytest.mark.parametrize("to", ["yolo", "openpose"])
+def test_overwrite_never_leaves_an_earlier_datasets_files_to_be_read_back(tmp_path, to):
+    """Re-converting into the same folder with --overwrite after a person was removed: the earlier
+    file of the now empty image would read back as part of the new dataset, so it is refused."""
+    source = COCO_SAMPLE
+    if to == "openpose":  # OpenPose files hold BODY_25, COCO-18 or MPI-15
+        source = tmp_path / "op18.json"
+        assert run_cli("convert", COCO_SAMPLE, "-o", source, "--to", "coco", "--map-to", "openpose18").exit_code == 0
+    obj = json.loads(source.read_text())
+    src = tmp_path / "all.json"
+    src.write_text(json.dumps(obj))
+    out = tmp_path / "out"
+    res = run_cli("convert", src, "-o", out, "--to", to, "--images", COCO_IMAGES)
+    assert res.exit_code == 0, res.stderr
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    first = obj["images"][0]["id"]
+    obj["annotations"] = [a for a in obj["annotations"] if a["image_id"] != first]
+    if to != "yolo":  # those formats write a file per image; an image with no file is gone
+        obj["images"] = obj["images"][1:]
+    src.write_text(json.dumps(obj))
+    res = run_cli("convert", src, "-o", out, "--to", to, "--images", COCO_IMAGES, "--overwrite")
+    assert res.exit_code == 2 and "files of an earlier dataset" in res.stderr, res.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    res = run_cli("convert", src, "-o", tmp_path / "new", "--to", to, "--images", COCO_IMAGES)
+    assert res.exit_code == 0, res.stderr

@@ -127,6 +127,8 @@ def test_reads_cvat_for_video_skeleton_tracks(tmp_path):
     assert res.exit_code == 0, res.stderr
     line = res.stdout.strip().splitlines()[-1]
     assert "1 CVAT <polygon> shapes" in line and "2 coordinates of outside (hidden) CVAT points" in line
+    assert ('1 keyframe flags of track shapes (persons on interpolated frames, keyframe="0", read as annotated '
+            'persons)') in line  # frame 1
     ds = _load(out)
     assert [(im.file_name, im.width, im.height) for im in ds.images] == [(f"frame_{i:06d}", 640, 480) for i in range(6)]
     names = {im.id: im.file_name for im in ds.images}
@@ -317,3 +319,41 @@ def test_video_job_export_frames_follow_the_frame_filter(tmp_path):
         ("frame_000010", 5, 6), ("frame_000012", 5, 6), ("frame_000014", 5, 6)]
     assert int(ds.image_id[0]) == ds.images[1].id
     assert {k: v for k, v in ds.extra[0].items() if k != "num_keypoints"} == {"track_id": 3, "source": "auto"}
+
+
+def test_interpolated_track_shapes_counted(tmp_path):
+    """CVAT for video writes every frame of a track; the frames CVAT interpolated (``keyframe="0"``
+    on the skeleton, on one of its points, or on a lone box) are read as persons and counted."""
+    path = tmp_path / "video.xml"
+    path.write_text(
+        '<annotations><version>1.1</version><meta><task><id>1</id><size>3</size><mode>interpolation</mode>'
+        '<start_frame>0</start_frame><stop_frame>2</stop_frame><labels>'
+        '<label><name>person</name><type>skeleton</type></label>'
+        '<label><name>a</name><type>points</type><parent>person</parent></label>'
+        '<label><name>b</name><type>points</type><parent>person</parent></label>'
+        '<label><name>person_box</name><type>rectangle</type></label></labels>'
+        '<original_size><width>50</width><height>40</height></original_size></task></meta>'
+        '<track id="0" label="person" source="manual">'
+        '<skeleton frame="0" keyframe="1" z_order="0">'
+        '<points label="a" keyframe="1" outside="0" occluded="0" points="1.00,2.00"></points>'
+        '<points label="b" keyframe="1" outside="0" occluded="0" points="3.00,4.00"></points></skeleton>'
+        '<skeleton frame="1" keyframe="1" z_order="0">'
+        '<points label="a" keyframe="1" outside="0" occluded="0" points="2.00,2.00"></points>'
+        '<points label="b" keyframe="0" outside="0" occluded="0" points="4.00,4.00"></points></skeleton>'
+        '<skeleton frame="2" keyframe="0" z_order="0">'
+        '<points label="a" keyframe="0" outside="0" occluded="0" points="3.00,2.00"></points>'
+        '<points label="b" keyframe="0" outside="1" occluded="0" points="5.00,4.00"></points></skeleton></track>'
+        '<track id="1" label="person_box" source="manual">'
+        '<box frame="0" keyframe="1" outside="0" occluded="0" xtl="10" ytl="10" xbr="20" ybr="30" z_order="0"></box>'
+        '<box frame="1" keyframe="0" outside="0" occluded="0" xtl="11" ytl="10" xbr="21" ybr="30" z_order="0"></box>'
+        '<box frame="2" keyframe="1" outside="1" occluded="0" xtl="12" ytl="10" xbr="22" ybr="30" z_order="0"></box>'
+        '</track></annotations>')
+    out = tmp_path / "c.json"
+    res = run_cli("convert", path, "-o", out, "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    # frame 1: the skeleton (its point b) and the lone box; frame 2: the skeleton
+    assert '3 keyframe flags of track shapes (persons on interpolated frames, keyframe="0"' in res.stdout, res.stdout
+    ds = _load(out)
+    assert len(ds) == 5  # 3 skeletons, 2 lone boxes: count in = count out
+    skel = [r for r in range(len(ds)) if ds.extra[r].get("track_id") == 0]  # frame by frame
+    np.testing.assert_allclose(ds.keypoints[skel[1]], [[2, 2, 2], [4, 4, 2]])

@@ -177,7 +177,8 @@ def test_reads_json_min(tmp_path):
     res = run_cli("convert", DATA / "json_min.json", "-o", out, "--to", "coco", "--from", "labelstudio")
     assert res.exit_code == 0, res.stderr
     assert "not carried: 3 occluded/crowd choices of JSON-MIN records" in res.stdout
-    assert "changed: 46 keypoints without parentID joined to the box that holds them" in res.stdout
+    assert "1 keypoints without parentID joined to a person by a guess (inside several persons' boxes" in res.stdout
+    assert "45 keypoints without parentID joined to the one box that holds them" in res.stdout
     assert_same_persons(_sample_persons(), persons(out), tol=1e-6, box_tol=1e-6, visibility=False)
     ds = _load(out)
     assert [im.id for im in ds.images] == [785, 40083]  # data.image_id
@@ -193,14 +194,15 @@ def test_reads_a_label_studio_export(tmp_path):
                  "1 Label Studio textarea results", "1 cancelled annotations with results (was_cancelled)",
                  "1 further annotations of a task (other annotators; the first is read)",
                  "1 predictions of tasks whose annotation is read",
-                 "4 keypoints without parentID joined to the box that holds them (or the nearest)",
+                 "1 keypoints without parentID joined to the one box that holds them",
+                 "3 keypoints without parentID joined to a person by a guess",
                  "1 rotated boxes read as the upright box around them",
                  "1 tasks without an annotation read from their first prediction"):
         assert part in line, part
     ds = _load(out)
-    # task ids are the image ids; an s3 URL keeps its key's folders; an http URL loses its query
+    # task ids are the image ids; s3 and http URLs keep their path's folders and lose their query
     assert [(im.id, im.file_name, im.extra) for im in ds.images] == [
-        (1, "5f1c2a9b-walk.jpg", {"camera": "north"}), (2, "shoots/day1/0001.jpg", {}), (3, "0002.jpg", {})]
+        (1, "5f1c2a9b-walk.jpg", {"camera": "north"}), (2, "shoots/day1/0001.jpg", {}), (3, "img/0002.jpg", {})]
     from annotate.skeletons import COCO17
 
     nose, ls = COCO17.index("nose"), COCO17.index("left_shoulder")
@@ -256,3 +258,142 @@ def test_writes_persons_without_box_and_keeps_scores_and_image_fields(tmp_path):
     np.testing.assert_allclose(ds.keypoints[0], [[10, 10, 2], [30, 20, 1]])
     np.testing.assert_allclose(ds.bbox[0], [8, 9, 24, 12])  # extent grown by 10 % per side
     assert ds.images[0].extra == {"camera": "north"} and ds.images[0].id == 7
+
+
+# --------------------------------------------------------------------------- review fixes
+
+def _box_and_nose(task_id, image, nose_x=30.0, size=(100, 80)):
+    """A task as a Label Studio export writes it: one box, its nose linked by parentID."""
+    common = {"to_name": "image", "original_width": size[0], "original_height": size[1]}
+    return {"id": task_id, "data": {"image": image}, "annotations": [{"id": task_id, "result": [
+        {**common, "id": "b1", "type": "rectanglelabels", "from_name": "label",
+         "value": {"x": 10, "y": 10, "width": 50, "height": 50, "rectanglelabels": ["person"]}},
+        {**common, "id": "k1", "type": "keypointlabels", "from_name": "kp", "parentID": "b1",
+         "value": {"x": nose_x, "y": 20, "width": 1, "keypointlabels": ["nose"]}}]}]}
+
+
+def test_http_urls_keep_their_folders(tmp_path):
+    """Two cameras' 0001.jpg stay two images: an http(s) URL's path is the file name (query
+    dropped); Label Studio's uploads and local files are named as before."""
+    tasks = [_box_and_nose(1, "https://cdn.example.com/cam1/0001.jpg?X-Amz-Signature=abc", 30),
+             _box_and_nose(2, "https://cdn.example.com/cam2/0001.jpg", 40),
+             _box_and_nose(3, "http://localhost:8080/data/upload/3/5f1c2a9b-walk.jpg"),
+             _box_and_nose(4, "/data/upload/3/0c1d2e3f-run.jpg"),
+             _box_and_nose(5, "/data/local-files/?d=shoots/day%201/a.jpg")]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(tasks))
+    out = tmp_path / "c.json"
+    res = run_cli("convert", path, "-o", out, "--to", "coco")
+    assert res.exit_code == 0 and res.stdout.strip().endswith("everything carried"), res.stdout + res.stderr
+    ds = _load(out)
+    assert [im.file_name for im in ds.images] == ["cam1/0001.jpg", "cam2/0001.jpg", "5f1c2a9b-walk.jpg",
+                                                  "0c1d2e3f-run.jpg", "shoots/day 1/a.jpg"]
+    np.testing.assert_allclose(ds.keypoints[:2, 0], [[30, 16, 2], [40, 16, 2]])
+
+
+@pytest.mark.parametrize("first, second", [
+    ("/data/upload/3/abc-x.jpg", "/data/upload/4/abc-x.jpg"),  # two projects' uploads
+    ("/data/local-files/?d=a.jpg", "/data/local-files/?d=a.jpg"),  # one image imported twice
+    ("https://cdn.example.com/a.jpg?v=1", "https://cdn.example.com/a.jpg?v=2")])
+def test_two_tasks_naming_one_file_refused(tmp_path, first, second):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([_box_and_nose(7, first), _box_and_nose(9, second)]))
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 2 and not (tmp_path / "c.json").exists()
+    assert "task 0 (id 7) and task 1 (id 9) both name image" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_loose_keypoints_joined_by_a_guess_are_counted_apart(tmp_path):
+    """Keypoints without parentID (a JSON-MIN export keeps none) of two overlapping persons: a
+    point inside one box that holds no other point of its label is joined for sure; one inside
+    both boxes, one inside none, and one sharing its only box with such a point are guesses
+    (the swap the review found on CrowdPose)."""
+    def kp(i, x, y, label):
+        return {"id": f"k{i}", "type": "keypointlabels", "from_name": "kp",
+                "value": {"x": x, "y": y, "width": 1, "keypointlabels": [label]}}
+
+    results = [{"id": "a", "type": "rectanglelabels", "from_name": "label",
+                "value": {"x": 0, "y": 0, "width": 60, "height": 100, "rectanglelabels": ["person"]}},
+               {"id": "b", "type": "rectanglelabels", "from_name": "label",
+                "value": {"x": 40, "y": 0, "width": 60, "height": 100, "rectanglelabels": ["person"]}},
+               kp(1, 10, 10, "nose"), kp(2, 90, 10, "nose"),  # each inside one box alone: sure
+               kp(3, 20, 50, "right_wrist"), kp(4, 50, 50, "right_wrist"),  # box a holds both: guesses
+               kp(5, 50, 80, "left_wrist")]  # inside both boxes: a guess
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([_task(results, 100, 100)]))
+    out = tmp_path / "c.json"
+    res = run_cli("convert", path, "-o", out, "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    assert ("changed: 3 keypoints without parentID joined to a person by a guess (inside several persons' boxes, "
+            "or none, or in a box with another point of that label); check them; 2 keypoints without parentID "
+            "joined to the one box that holds them") in res.stdout, res.stdout
+    from annotate.skeletons import COCO17
+
+    ds = _load(out)
+    np.testing.assert_allclose(ds.keypoints[:, COCO17.index("nose"), 0], [10, 90])
+
+
+def test_json_min_list_of_lists_fields_are_task_data(tmp_path):
+    """JSON-MIN writes a taxonomy (or any multi-value control) as a list of lists: task data."""
+    rec = json.loads((DATA / "json_min.json").read_text())[:1]
+    rec[0]["taxonomy"] = [["Outdoor", "Street"], ["Crowd"]]
+    rec[0]["tags"] = [[1, 2], [3]]
+    path = tmp_path / "min.json"
+    path.write_text(json.dumps(rec))
+    out = tmp_path / "c.json"
+    res = run_cli("convert", path, "-o", out, "--to", "coco", "--from", "labelstudio")
+    assert res.exit_code == 0, res.stderr
+    assert "taxonomy" not in res.stdout and "tags" not in res.stdout
+    extra = _load(out).images[0].extra
+    assert extra["taxonomy"] == [["Outdoor", "Street"], ["Crowd"]] and extra["tags"] == [[1, 2], [3]]
+
+
+@pytest.mark.parametrize("region, value, shown", [
+    ("b1", [1, 2], "region 'b1' (rectanglelabels) has value [1, 2]"),
+    ("k1", "x", "region 'k1' (keypointlabels) has value 'x'"),
+    ("b1", {"x": 10, "y": 10, "width": 50, "height": 50, "rectanglelabels": "person"},
+     "region 'b1' has rectanglelabels 'person'")])
+def test_region_values_that_are_not_objects_refused(tmp_path, region, value, shown):
+    task = _box_and_nose(3, "/data/local-files/?d=a.jpg")
+    for r in task["annotations"][0]["result"]:
+        if r["id"] == region:
+            r["value"] = value
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([task]))
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 2 and not (tmp_path / "c.json").exists()
+    assert f"task 0 (id 3): {shown}" in res.stderr and "unexpected" not in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("width", ["100", 100.0, " 100 "])
+def test_sizes_given_as_text_or_float_read_as_whole_numbers(tmp_path, width):
+    task = _box_and_nose(1, "/data/local-files/?d=a.jpg")
+    for r in task["annotations"][0]["result"]:
+        r["original_width"] = width
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([task]))
+    out = tmp_path / "c.json"
+    res = run_cli("convert", path, "-o", out, "--to", "coco")
+    assert res.exit_code == 0 and res.stdout.strip().endswith("everything carried"), res.stdout + res.stderr
+    assert json.loads(out.read_text())["images"][0]["width"] == 100  # an int, as COCO readers need
+    np.testing.assert_allclose(_load(out).keypoints[0, 0], [30, 16, 2])
+
+
+@pytest.mark.parametrize("where, value", [("original_width", "abc"), ("original_width", 100.5),
+                                          ("original_height", -80), ("original_width", True),
+                                          ("original_height", 0), ("data.width", "wide")])
+def test_sizes_that_are_not_whole_numbers_refused(tmp_path, where, value):
+    task = _box_and_nose(1, "/data/local-files/?d=a.jpg")
+    if where == "data.width":
+        task["data"]["width"] = value
+        for r in task["annotations"][0]["result"]:
+            del r["original_width"]
+    else:
+        task["annotations"][0]["result"][0][where] = value
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([task]))
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 2 and not (tmp_path / "c.json").exists()
+    assert "task 0 (id 1): " in res.stderr and where.split(".")[-1] in res.stderr, res.stderr
+    assert f"is {value!r}; expected a positive whole number of pixels" in res.stderr, res.stderr

@@ -1,7 +1,8 @@
 """COCO <-> Ultralytics YOLO-pose: round trips on mmpose's COCO sample, Ultralytics' own label
 checker and dataset loader on every file we write, keypoints outside the image, crowd regions,
 [K, 2], reading without data.yaml, several classes, nested names; hypothesis round trips; datasets
-laid out as Ultralytics, Roboflow and CVAT lay them out, and the label files other tools leave."""
+laid out as Ultralytics, Roboflow and CVAT lay them out, the label files other tools leave, and
+the keypoint confidences Ultralytics' predict writes where flags would be."""
 from __future__ import annotations
 
 import json
@@ -232,7 +233,18 @@ def test_round_trip_property(doc):
         back = tmp / "back.json"
         res = run_cli("convert", out, "-o", back, "--to", "coco")
         assert res.exit_code == 0, res.stderr
-        assert_same_persons(persons(src), persons(back), tol=0.01, box_tol=0.01)
+        want, repeats = {}, 0
+        for name, ps in persons(src).items():  # a line repeating another of its image is written once
+            seen = set()
+            want[name] = []
+            for cat, kps, box in ps:
+                key = (cat, kps.tobytes(), box.tobytes())
+                repeats += key in seen
+                if key not in seen:
+                    seen.add(key)
+                    want[name].append((cat, kps, box))
+        assert (f"{repeats} duplicate persons" in stdout) == bool(repeats), stdout
+        assert_same_persons(want, persons(back), tol=0.01, box_tol=0.01)
         data = yaml.safe_load((out / "data.yaml").read_text())
         assert data["kpt_names"][0] == doc["categories"][0]["keypoints"]
 
@@ -557,3 +569,128 @@ def test_writer_mends_what_ultralytics_refuses(tmp_path):
             assert r["corrupt"] == 1 and "<10 pixels" in r["msg"]
         else:
             assert r["corrupt"] == 0 and not r["msg"] and len(r["keypoints"]) == 3, r
+
+
+# Ultralytics' ``Results.save_txt`` (``model.predict(..., save_txt=True)``, ultralytics/engine/results.py)
+# writes a pose prediction as ``class cx cy w h`` and ``x y conf`` per keypoint, ``%g`` each: the
+# keypoint's confidence, not a COCO flag, in the third place. PREDICTED is what it writes for a person
+# boxed 30..70 x 24..56 in a 100 x 80 image with keypoints (40, 32) at 0.83 and (60, 48) at 0.12
+# (checked against Ultralytics itself in test_predicted_confidences_read_as_scores).
+PREDICTED = "0 0.5 0.5 0.4 0.4 0.4 0.4 0.83 0.6 0.6 0.12\n"
+_SAVE_TXT = """
+import sys, numpy as np, torch
+from ultralytics.engine.results import Results
+r = Results(np.zeros((80, 100, 3), np.uint8), path="a.jpg", names={0: "person"},
+            boxes=torch.tensor([[30.0, 24, 70, 56, 0.91, 0]]), keypoints=torch.tensor([[[40.0, 32, 0.83], [60, 48, 0.12]]]))
+r.save_txt(sys.argv[1] if len(sys.argv) > 1 else OUT)
+"""
+
+
+def two_keypoint_folder(root: Path, labels: dict[str, str]) -> Path:
+    """A kpt_shape [2, 3] folder: one 100 x 80 image per label file."""
+    from PIL import Image
+
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    (root / "data.yaml").write_text("train: images\nval: images\nkpt_shape: [2, 3]\nnames: [person]\n")
+    for stem, text in labels.items():
+        Image.new("RGB", (100, 80)).save(root / "images" / f"{stem}.jpg")
+        (root / "labels" / f"{stem}.txt").write_text(text)
+    return root
+
+
+def test_predicted_confidences_read_as_scores(tmp_path):
+    """A label file of Ultralytics' predict: confidences > 0 read as v=2, kept in keypoint_scores
+    (the OpenPose reader's field), their mean as the person's score, counted; the COCO file loads."""
+    from annotate.coco import load_coco
+
+    if (ULTRALYTICS_CHECKER / "ultralytics").is_dir():  # the test input is what Ultralytics writes
+        res = run_ultralytics(_SAVE_TXT.replace("OUT", repr(str(tmp_path / "pred.txt"))))
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert (tmp_path / "pred.txt").read_text() == PREDICTED
+    root = two_keypoint_folder(tmp_path / "y1", {"a": PREDICTED})
+    _, stdout, doc = read_back(root, tmp_path)
+    assert stdout.strip().endswith(
+        "everything carried. changed: 2 keypoint confidences in 1 label files (as Ultralytics' predict writes "
+        "them) read as v=2 where > 0, v=0 where 0; kept in keypoint_scores, their mean over the labeled "
+        "keypoints as the person's score"), stdout
+    (ann,) = doc["annotations"]
+    assert ann["keypoints"] == [40, 32, 2, 60, 48, 2] and ann["num_keypoints"] == 2
+    assert ann["keypoint_scores"] == [0.83, 0.12] and ann["score"] == pytest.approx(0.475)
+    assert ann["bbox"] == [30, 24, 40, 32]
+    ds = load_coco(tmp_path / "back.json")  # posekit's own loader accepts it (it refuses v=0.83)
+    np.testing.assert_array_equal(ds.keypoints[0, :, 2], [2, 2])
+    assert ds.extra[0]["keypoint_scores"] == [0.83, 0.12]
+
+
+def test_flags_and_confidences_decided_per_label_file(tmp_path):
+    """One dataset, three label files: COCO flags (0, 1, 2), a prediction with a confidence of
+    exactly 0 and one of 1, and flags that are only 0 and 1: each read by what its file holds."""
+    root = two_keypoint_folder(tmp_path / "mix", {
+        "flags": "0 0.5 0.5 0.4 0.4 0.4 0.4 1 0 0 0\n0 0.5 0.5 0.4 0.4 0.4 0.4 2 0.6 0.6 1\n",
+        "pred": "0 0.5 0.5 0.4 0.4 0.4 0.4 1 0.6 0.6 0\n0 0.5 0.5 0.4 0.4 0.4 0.4 0.5 0.6 0.6 2.5e-05\n",
+        "ones": "0 0.5 0.5 0.4 0.4 0.4 0.4 1 0.6 0.6 1\n"})
+    _, stdout, doc = read_back(root, tmp_path)
+    assert "changed: 4 keypoint confidences in 1 label files (as Ultralytics' predict writes them)" in stdout
+    names = {im["id"]: im["file_name"] for im in doc["images"]}
+    by_image: dict[str, list[dict]] = {}
+    for a in doc["annotations"]:
+        by_image.setdefault(names[a["image_id"]], []).append(a)
+    assert [a["keypoints"][2::3] for a in by_image["flags.jpg"]] == [[1, 0], [2, 1]]
+    assert [a["keypoints"][2::3] for a in by_image["ones.jpg"]] == [[1, 1]]
+    assert [a["keypoints"][2::3] for a in by_image["pred.jpg"]] == [[2, 0], [2, 2]]
+    assert [a["keypoint_scores"] for a in by_image["pred.jpg"]] == [[1, 0], [0.5, 2.5e-05]]
+    assert [a["score"] for a in by_image["pred.jpg"]] == pytest.approx([1, 0.2500125])
+    for a in by_image["flags.jpg"] + by_image["ones.jpg"]:
+        assert "keypoint_scores" not in a and "score" not in a
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0 0.5 0.5 0.4 0.4 0.4 0.4 2 0.6 0.6 3\n", "line 1, keypoint 1: visibility 3 is neither a flag 0, 1, 2 "
+                                                "nor a confidence in [0, 1]"),
+    ("0 0.5 0.5 0.4 0.4 0.4 0.4 2 0.6 0.6 2\n0 0.5 0.5 0.4 0.4 0.4 0.4 -1 0.6 0.6 0.5\n",
+     "line 2, keypoint 0: visibility -1 is neither a flag 0, 1, 2 nor a confidence in [0, 1]"),
+    ("0 0.5 0.5 0.4 0.4 0.4 0.4 2 0.6 0.6 0.83\n", "third keypoint values mix visibility flags (2) and "
+                                                   "confidences (0.83); a file holds one or the other"),
+])
+def test_visibility_neither_flag_nor_confidence_refused(tmp_path, text, message):
+    root = two_keypoint_folder(tmp_path / "bad", {"a": PREDICTED, "b": text})
+    res = run_cli("convert", root, "-o", tmp_path / "x.json", "--to", "coco")
+    lb = root / "labels" / "b.txt"
+    assert res.exit_code == 2 and res.stderr.strip() == f"error: {lb}: {message}", res.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_coco_flags_round_trip_exactly(tmp_path):
+    """COCO -> YOLO -> COCO: flags 0, 1, 2 come back as they were (never taken for confidences),
+    with no scores added; also a file whose flags are all 0 or 1 (mmpose's sample: see
+    test_round_trip_on_real_coco, which compares its flags exactly too)."""
+    doc = {"images": [{"id": 1, "file_name": "a.png", "width": 100, "height": 80},
+                      {"id": 2, "file_name": "b.png", "width": 100, "height": 80}],
+           "categories": [{"id": 1, "name": "person", "keypoints": ["nose", "left_eye", "right_eye"], "skeleton": []}],
+           "annotations": [
+               {"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "bbox": [10, 8, 50, 40],
+                "keypoints": [20, 16, 2, 30, 24, 1, 0, 0, 0], "num_keypoints": 2},
+               {"id": 2, "image_id": 2, "category_id": 1, "iscrowd": 0, "bbox": [10, 8, 50, 40],
+                "keypoints": [25, 20, 1, 50, 40, 1, 0, 0, 0], "num_keypoints": 2}]}
+    src = materialise(tmp_path / "src", doc)
+    to_yolo(src, tmp_path / "yolo", "--images", src.parent)
+    _, stdout, back = read_back(tmp_path / "yolo", tmp_path)
+    assert stdout.strip().endswith("everything carried"), stdout
+    for a, b in zip(doc["annotations"], back["annotations"]):
+        assert b["keypoints"] == a["keypoints"] and b["bbox"] == a["bbox"]
+        assert "keypoint_scores" not in b and "score" not in b
+
+
+def test_columns_that_fit_two_layouts_are_not_guessed(tmp_path):
+    """Without a data.yaml, 57 values are 26 (x, y) keypoints or 17 (x, y, v) ones and the person
+    confidence Ultralytics' predict writes with save_conf: refused, naming the file."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "images" / "a.jpg"), np.zeros((40, 40, 3), np.uint8))
+    (tmp_path / "labels" / "a.txt").write_text(" ".join(["0"] + ["0.5"] * 4 + ["0.5", "0.5", "2"] * 17 + ["0.9"]) + "\n")
+    res = run_cli("convert", tmp_path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 2 and "a.txt" in res.stderr and "26 keypoints of (x, y), or 17 of (x, y, v)" in res.stderr
+    assert not (tmp_path / "c.json").exists()
