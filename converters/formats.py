@@ -473,9 +473,10 @@ def _refuse_stale(out: Output) -> None:
     stale = sorted({p.relative_to(out.root).as_posix() for pat in out.reads_back for p in out.root.glob(pat)
                     if (p.is_file() or p.is_symlink()) and not p.name.startswith(".")} - ours)
     if stale:
-        raise PosekitError(out.root / stale[0], f"is one of {len(stale)} files of an earlier dataset in this folder "
-                                                f"that this output would not replace (they would read back as "
-                                                f"part of it); nothing written; write to a new folder or remove them")
+        raise PosekitError(out.root / stale[0], f"is one of {len(stale)} files in this folder that this output "
+                                                f"would not replace (an earlier dataset's? they would read back as "
+                                                f"part of the new one); nothing written; write to a new folder or "
+                                                f"remove them")
 
 
 def _write_files(stage: str, files: dict[str, bytes]) -> None:

@@ -25,9 +25,13 @@ label-studio-converter's COCO import (every keypoint labelled with its category,
 its box; ``hidden`` points, its mark for COCO v<2, as v=1, or v=0 at (0, 0)), rotated rectangles
 as the upright box around them, region ``score``s as the person's score and ``keypoint_scores``,
 sizes from the image files when the results have none. The file name is the path of an http(s)
-or cloud URL (``https://host/cam1/0001.jpg`` -> ``cam1/0001.jpg``, query dropped), an upload's
-name, or what follows ``?d=``; two tasks naming one file are refused. Sizes must be positive
-whole numbers (``"100"`` is read as 100). The task's other data fields are the image's fields
+or cloud URL (``https://host/cam1/0001.jpg`` -> ``cam1/0001.jpg``; the query dropped, unless the
+path has no image suffix: ``https://host/image?id=1`` -> ``image?id=1``), an upload's name, or
+what follows ``?d=``; when the images folder lacks ``<folder>/<name>`` but has ``<name>``, the
+name is that file's (counted). Two tasks with one URL are two images of one file name; different
+URLs naming one file are refused. The results' sizes must be positive whole numbers (``"100"``
+is read as 100); a ``data.width``/``height`` that is not one is not used, and kept as the image's
+``data_width``/``data_height`` (counted). The task's other data fields are the image's fields
 (and written back).
 """
 from __future__ import annotations
@@ -43,6 +47,7 @@ from scipy.optimize import linear_sum_assignment
 
 from annotate.dataset import Category, DatasetBuilder, KeypointDataset
 from annotate.errors import PosekitError
+from annotate.images import IMAGE_SUFFIXES
 from annotate.io import dumps_json, read_json
 from annotate.notes import Notes
 from annotate.skeletons import LAYOUTS, NameIndex, canonical_name, layout_for_names
@@ -211,7 +216,8 @@ def _file_name(url: str, root_url: str) -> str:
     """The image's file name from ``data.image``: after the image root URL or local files' ``?d=``;
     an upload's name (``/data/upload/<project>/<file>`` -> ``<file>``); a cloud storage URL's key
     (``s3://bucket/a/b.jpg`` -> ``a/b.jpg``) and an http(s) URL's path (``https://host/a/b.jpg``
-    -> ``a/b.jpg``), query strings dropped; else the string as it is."""
+    -> ``a/b.jpg``), query strings dropped unless the path has no image suffix (an API's
+    ``/image?id=1`` -> ``image?id=1``); else the string as it is."""
     if root_url and url.startswith(root_url):
         return urllib.parse.unquote(url[len(root_url):])
     if "?d=" in url:
@@ -221,8 +227,26 @@ def _file_name(url: str, root_url: str) -> str:
     if url.startswith("/data/") or (web and parts.path.startswith("/data/upload/")):
         return urllib.parse.unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
     if (web or parts.scheme in ("s3", "gs", "azure-blob")) and parts.path.strip("/"):
-        return urllib.parse.unquote(parts.path.strip("/"))
+        path = urllib.parse.unquote(parts.path.strip("/"))
+        if web and parts.query and not path.lower().endswith(IMAGE_SUFFIXES + (".gif",)):
+            return f"{path}?{urllib.parse.unquote(parts.query)}"
+        return path
     return url
+
+
+def _image_file(name: str, images_dir: Path) -> tuple[str, Path | None]:
+    """The image's name and its file under ``images_dir`` (None when not there): ``name``, else
+    (a URL's folders the images folder does not have) the last part of ``name``."""
+    from annotate.io import safe_relative
+
+    for cand in dict.fromkeys((name, name.rsplit("/", 1)[-1])):
+        try:
+            path = safe_relative(images_dir, cand, "image file_name", images_dir)
+        except PosekitError:
+            continue
+        if path.is_file():
+            return cand, path
+    return name, None
 
 
 def _from_json_min(records: list[Any], src: Path, notes: Notes) -> list[dict[str, Any]]:
@@ -305,9 +329,9 @@ def _check_task(task: dict[str, Any], where: str, src: Path) -> None:
         results = next((p.get("result") for p in task.get("predictions") or [] if isinstance(p, dict)), None)
     if results is not None and not isinstance(results, list):
         raise PosekitError(src, f"{where}: 'result' is {type(results).__name__}; Label Studio writes a list of regions")
-    for r in results or []:
+    for k, r in enumerate(results or []):
         if not isinstance(r, dict):
-            continue
+            raise PosekitError(src, f"{where}: result {k} is {r!r}; Label Studio writes each region as an object")
         val, typ, rid = r.get("value"), r.get("type"), r.get("id")
         if val is not None and not isinstance(val, dict):
             raise PosekitError(src, f"{where}: region {rid!r} ({typ}) has value {val!r}; Label Studio writes an object")
@@ -387,33 +411,35 @@ def _pixels(x: Any) -> int | None:
     return int(x)
 
 
-def _image_size(results: list[Any], data: dict[str, Any], name: str, images_dir: Path, notes: Notes,
+def _image_size(results: list[Any], data: dict[str, Any], path: Path | None, notes: Notes,
                 where: str, src: Path) -> tuple[int | None, int | None]:
-    """The image's size: the results' ``original_width``/``height``, else ``data.width``/``height``,
-    else the image file's header (when the file is there). A size that is not a positive whole
-    number is refused."""
+    """The image's size: the results' ``original_width``/``height`` (refused unless positive whole
+    numbers), else ``data.width``/``height`` (when they are), else the image file's header (when
+    the file is there)."""
     size: list[int | None] = []
     for key, fallback in (("original_width", "width"), ("original_height", "height")):
         given = next((r for r in results if isinstance(r, dict) and r.get(key) is not None), None)
-        raw, what = (given[key], f"region {given.get('id')!r}'s {key}") if given else (data.get(fallback),
-                                                                                       f"data.{fallback}")
-        px = None if raw is None else _pixels(raw)
-        if raw is not None and px is None:
-            raise PosekitError(src, f"{where}: {what} is {raw!r}; expected a positive whole number of pixels")
+        if given is None:
+            size.append(_pixels(data.get(fallback)))
+            continue
+        px = _pixels(given[key])
+        if px is None:
+            raise PosekitError(src, f"{where}: region {given.get('id')!r}'s {key} is {given[key]!r}; expected a "
+                                    f"positive whole number of pixels")
         size.append(px)
     W, H = size
-    if not (W and H):
+    if not (W and H) and path is not None:
         from annotate.images import oriented_size
-        from annotate.io import safe_relative
 
-        try:
-            path = safe_relative(images_dir, name, "image file_name", images_dir)
-        except PosekitError:
-            return W, H
-        if path.is_file():
-            W, H = oriented_size(path)
-            notes.changed("image sizes read from the image files (tasks without original_width/height)", 1)
+        W, H = oriented_size(path)
+        notes.changed("image sizes read from the image files (tasks without original_width/height)", 1)
     return W, H
+
+
+def _bad_data_sizes(data: dict[str, Any]) -> dict[str, Any]:
+    """``data.width``/``height`` that are not a size in pixels (``""`` from a CSV import, 1920.5),
+    as the image fields ``data_width``/``data_height`` that keep them."""
+    return {f"data_{k}": data[k] for k in ("width", "height") if data.get(k) is not None and _pixels(data[k]) is None}
 
 
 def _box(val: dict[str, Any], W: float, H: float, notes: Notes) -> list[float]:
@@ -503,17 +529,26 @@ def read_labelstudio(src: Path, opts: Options) -> Source:
         results, kind = _results(task)
         if kind == "prediction":
             notes.changed("tasks without an annotation read from their first prediction", 1)
-        name = _file_name(url, opts.image_root_url)
-        if name in seen:
+        url_name = _file_name(url, opts.image_root_url)
+        name, path = _image_file(url_name, images_dir)
+        notes.changed("image URLs whose file was found by its name alone in the images folder (the URL's folders "
+                      "dropped from the file name)", int(name != url_name))
+        if name in seen and seen[name][1] != url:
             raise PosekitError(src, f"{seen[name][0]} and {where} both name image {name!r} ({seen[name][1]!r}, "
                                     f"{url!r}); two images cannot share a file name")
-        seen[name] = (where, url)
-        W, H = _image_size(results, data, name, images_dir, notes, where, src)
+        seen.setdefault(name, (where, url))
+        W, H = _image_size(results, data, path, notes, where, src)
+        bad = _bad_data_sizes(data)
+        notes.changed("tasks' data.width/height that are not a size in pixels (not used; kept as the image's "
+                      "data_width/data_height)", int(bool(bad)))
         extra = {k: v for k, v in data.items() if k not in (key, "image_id", "width", "height")}
-        iid = b.add_image(name, W, H, image_id=ids[t_i], **extra)
+        iid = b.add_image(name, W, H, image_id=ids[t_i], **extra, **bad)
         if results and not (W and H):
-            raise PosekitError(src, f"{where}: no original_width/original_height and no image {name!r} under "
-                                    f"{images_dir} to read its size from; pass --images DIR")
+            last = url_name.rsplit("/", 1)[-1]
+            raise PosekitError(src, f"{where}: no original_width/original_height and no image {url_name!r}"
+                                    f"{'' if last == url_name else f' (nor {last!r})'} under {images_dir} to read "
+                                    f"its size from; {'check' if opts.images else 'pass'} --images DIR, or pass "
+                                    f"--image-root-url URL to strip the URL's prefix from the file name")
         for p in reader.persons(results, float(W or 0), float(H or 0), where):
             b.add_person(iid, p["kps"], p["box"], iscrowd=p["crowd"], category_id=p["cat"], score=p["score"],
                          **p["extra"])

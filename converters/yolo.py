@@ -41,7 +41,7 @@ from annotate.errors import PosekitError
 from annotate.images import oriented_size
 from annotate.notes import Notes
 
-from .formats import Options, Output, Source, class_index, image_rows, note_unheld, safe_file_name
+from .formats import Options, Output, Source, _layout_option, class_index, image_rows, note_unheld, safe_file_name
 
 #: Suffixes Ultralytics loads as images (ultralytics.data.utils.IMG_FORMATS)
 ULTRALYTICS_IMAGES = {".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp", ".pfm", ".heic"}
@@ -535,9 +535,24 @@ def _read_label(lp: str) -> list[list[str]]:
     return [ln.split() for ln in text.splitlines() if ln.strip()]
 
 
-def _parse_rows(lp: str, rows: list[list[str]], K: int | None, ndim: int | None) -> tuple[np.ndarray, int, int]:
+def _two_d(cols: int, k_hint: int | None) -> bool:
+    """Whether ``cols`` values that read as K (x, y) keypoints or K' (x, y, v) ones and a person
+    confidence are the former: --layout says K, or K is a built-in layout's count and K' is not."""
+    from annotate.skeletons import LAYOUTS
+
+    k2, k3 = (cols - 5) // 2, (cols - 6) // 3
+    if k_hint is not None:
+        return k_hint == k2
+    known = {lay.num_keypoints for lay in LAYOUTS.values()}
+    return k2 in known and k3 not in known
+
+
+def _parse_rows(lp: str, rows: list[list[str]], K: int | None, ndim: int | None,
+                k_hint: int | None = None) -> tuple[np.ndarray, int, int]:
     """One label file's values ``(n, 5 + K * ndim)``; K and ndim from the column count when not
-    known (3 values per keypoint when that divides, else 2)."""
+    known (3 values per keypoint when that divides, else 2; a count that also reads as [K', 3]
+    and a trailing confidence is taken as (x, y) only when ``k_hint`` (--layout) or the built-in
+    layouts say so)."""
     widths = {len(r) for r in rows}
     if len(widths) != 1:
         raise PosekitError(lp, f"lines have different numbers of values ({sorted(widths)})")
@@ -547,10 +562,11 @@ def _parse_rows(lp: str, rows: list[list[str]], K: int | None, ndim: int | None)
             what = "a detection label (class and box, no keypoints)" if cols == 5 else "not class, box and keypoints"
             raise PosekitError(lp, f"{cols} values per line: {what}")
         ndim = 3 if (cols - 5) % 3 == 0 else 2
-        if ndim == 2 and (cols - 6) % 3 == 0:  # as likely [K, 3] and a person confidence (predict's save_conf)
+        if ndim == 2 and (cols - 6) % 3 == 0 and not _two_d(cols, k_hint):
             raise PosekitError(lp, f"{cols} values per line: {(cols - 5) // 2} keypoints of (x, y), or "
                                    f"{(cols - 6) // 3} of (x, y, v) and a trailing confidence (as Ultralytics' "
-                                   f"predict writes with save_conf); say which with kpt_shape in a data.yaml")
+                                   f"predict writes with save_conf); say which with kpt_shape in a data.yaml "
+                                   f"(or --layout for (x, y))")
         K = (cols - 5) // ndim
     if cols != 5 + K * ndim:
         extra = cols - 5 - K * ndim
@@ -613,6 +629,7 @@ def read_yolo(src: Path, opts: Options) -> Source:
             raise PosekitError(owner, f"kpt_shape {shape!r} must be [K, 2] or [K, 3]")
         K, ndim = shape
     class_names = _class_names(data, owner)
+    k_hint = _layout_option(opts.layout).num_keypoints if opts.layout else None
     parsed: list[tuple[Path, np.ndarray | None, bool]] = []  # image, its persons, confidences?
     readers: dict[str, int] = {}  # label file -> images that read it
     copies = 0  # persons read again for a second image of the same name
@@ -623,7 +640,7 @@ def read_yolo(src: Path, opts: Options) -> Source:
         if not rows:
             parsed.append((img, None, False))
             continue
-        arr, K, ndim = _parse_rows(lp, rows, K, ndim)
+        arr, K, ndim = _parse_rows(lp, rows, K, ndim, k_hint)
         if class_names is not None:
             _check_classes(lp, arr[:, 0], len(class_names))
         copies += len(arr) if readers[lp] > 1 else 0

@@ -294,7 +294,7 @@ def test_overwrite_never_leaves_an_earlier_datasets_files_to_be_read_back(tmp_pa
         obj["images"] = obj["images"][1:]
     src.write_text(json.dumps(obj))
     res = run_cli("convert", src, "-o", out, "--to", to, "--images", COCO_IMAGES, "--overwrite")
-    assert res.exit_code == 2 and "files of an earlier dataset" in res.stderr, res.stderr
+    assert res.exit_code == 2 and "files in this folder that this output would not replace" in res.stderr, res.stderr
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     res = run_cli("convert", src, "-o", tmp_path / "new", "--to", to, "--images", COCO_IMAGES)
     assert res.exit_code == 0, res.stderr

@@ -293,9 +293,8 @@ def test_http_urls_keep_their_folders(tmp_path):
 
 @pytest.mark.parametrize("first, second", [
     ("/data/upload/3/abc-x.jpg", "/data/upload/4/abc-x.jpg"),  # two projects' uploads
-    ("/data/local-files/?d=a.jpg", "/data/local-files/?d=a.jpg"),  # one image imported twice
     ("https://cdn.example.com/a.jpg?v=1", "https://cdn.example.com/a.jpg?v=2")])
-def test_two_tasks_naming_one_file_refused(tmp_path, first, second):
+def test_different_urls_naming_one_file_refused(tmp_path, first, second):
     path = tmp_path / "t.json"
     path.write_text(json.dumps([_box_and_nose(7, first), _box_and_nose(9, second)]))
     res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
@@ -382,18 +381,112 @@ def test_sizes_given_as_text_or_float_read_as_whole_numbers(tmp_path, width):
 
 @pytest.mark.parametrize("where, value", [("original_width", "abc"), ("original_width", 100.5),
                                           ("original_height", -80), ("original_width", True),
-                                          ("original_height", 0), ("data.width", "wide")])
+                                          ("original_height", 0)])
 def test_sizes_that_are_not_whole_numbers_refused(tmp_path, where, value):
     task = _box_and_nose(1, "/data/local-files/?d=a.jpg")
-    if where == "data.width":
-        task["data"]["width"] = value
-        for r in task["annotations"][0]["result"]:
-            del r["original_width"]
-    else:
-        task["annotations"][0]["result"][0][where] = value
+    task["annotations"][0]["result"][0][where] = value
     path = tmp_path / "t.json"
     path.write_text(json.dumps([task]))
     res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
     assert res.exit_code == 2 and not (tmp_path / "c.json").exists()
     assert "task 0 (id 1): " in res.stderr and where.split(".")[-1] in res.stderr, res.stderr
     assert f"is {value!r}; expected a positive whole number of pixels" in res.stderr, res.stderr
+
+
+def _gcs_task(sizes: bool) -> dict:
+    """A task of a Google Cloud Storage project as Label Studio exports it (the presigned https
+    URL of the object; the reviewer's ls_gcs.json / ls_gcs_nosize.json)."""
+    task = _box_and_nose(1, "https://storage.googleapis.com/mybucket/proj/images/0001.jpg")
+    if not sizes:
+        for r in task["annotations"][0]["result"]:
+            del r["original_width"], r["original_height"]
+    return task
+
+
+@pytest.mark.parametrize("sizes", [True, False])
+def test_url_found_by_its_name_alone_in_a_flat_images_folder(tmp_path, sizes):
+    """The URL keeps its folders in the name, but a flat --images folder holding ``0001.jpg``
+    is used: the file name is then ``0001.jpg`` (counted), sizes read from it when needed, and
+    the YOLO writer finds the image."""
+    from PIL import Image
+
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([_gcs_task(sizes)]))
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    Image.new("RGB", (100, 80)).save(flat / "0001.jpg")
+    out = tmp_path / "c.json"
+    res = run_cli("convert", path, "-o", out, "--to", "coco", "--images", flat)
+    assert res.exit_code == 0, res.stderr
+    assert ("1 image URLs whose file was found by its name alone in the images folder (the URL's folders "
+            "dropped from the file name)") in res.stdout, res.stdout
+    assert ("1 image sizes read from the image files" in res.stdout) == (not sizes)
+    ds = _load(out)
+    assert ds.images[0].file_name == "0001.jpg" and (ds.images[0].width, ds.images[0].height) == (100, 80)
+    np.testing.assert_allclose(ds.keypoints[0, 0], [30, 16, 2])
+    res = run_cli("convert", path, "-o", tmp_path / "y", "--to", "yolo", "--images", flat)
+    assert res.exit_code == 0 and (tmp_path / "y" / "labels" / "0001.txt").is_file(), res.stdout + res.stderr
+
+
+def test_url_not_found_names_image_root_url(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([_gcs_task(False)]))
+    (tmp_path / "flat").mkdir()
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco", "--images", tmp_path / "flat")
+    assert res.exit_code == 2 and not (tmp_path / "c.json").exists()
+    assert "no image 'mybucket/proj/images/0001.jpg' (nor '0001.jpg') under" in res.stderr, res.stderr
+    assert "check --images DIR, or pass --image-root-url URL" in res.stderr, res.stderr
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco",
+                  "--image-root-url", "https://storage.googleapis.com/mybucket/proj/")
+    assert "no image 'images/0001.jpg' (nor '0001.jpg')" in res.stderr and "pass --images DIR" in res.stderr
+
+
+def test_one_url_twice_is_two_images_and_query_apart_without_suffix(tmp_path):
+    """One image imported twice (the reviewer's ls_dup.json): two images of one file_name, as
+    COCO allows; an API URL without an image suffix keeps its query (ls_q.json)."""
+    tasks = [_box_and_nose(1, "/data/upload/1/abc-a.jpg", 30), _box_and_nose(2, "/data/upload/1/abc-a.jpg", 40),
+             _box_and_nose(3, "https://api.example.com/image?id=1"),
+             _box_and_nose(4, "https://api.example.com/image?id=2")]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(tasks))
+    out = tmp_path / "c.json"
+    res = run_cli("convert", path, "-o", out, "--to", "coco")
+    assert res.exit_code == 0 and res.stdout.strip().endswith("everything carried"), res.stdout + res.stderr
+    ds = _load(out)
+    assert [im.file_name for im in ds.images] == ["abc-a.jpg", "abc-a.jpg", "image?id=1", "image?id=2"]
+    assert [im.id for im in ds.images] == [1, 2, 3, 4]
+    np.testing.assert_allclose(ds.keypoints[:2, 0], [[30, 16, 2], [40, 16, 2]])
+    res = run_cli("convert", path, "-o", tmp_path / "y", "--to", "yolo")  # the YOLO writer refuses shared names
+    assert res.exit_code == 2 and "would share the label file" in res.stderr and not (tmp_path / "y").exists()
+
+
+@pytest.mark.parametrize("width, height", [("", ""), (1920.5, 1080), ("wide", None)])
+def test_bad_data_sizes_not_used_and_kept(tmp_path, width, height):
+    """``data.width``/``height`` that are not a size (``""`` from a CSV import; the reviewer's
+    ls_strw.json, ls_fw.json): the results' sizes are used, the values kept as data_width/height."""
+    task = _box_and_nose(2, "/data/upload/1/b.jpg")
+    task["data"].update(width=width, height=height)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([task]))
+    out = tmp_path / "c.json"
+    res = run_cli("convert", path, "-o", out, "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    assert ("1 tasks' data.width/height that are not a size in pixels (not used; kept as the image's "
+            "data_width/data_height)") in res.stdout, res.stdout
+    im = json.loads(out.read_text())["images"][0]
+    kept = {k: v for k, v in (("data_width", width), ("data_height", height)) if v is not None and v != 1080}
+    assert (im["width"], im["height"]) == (100, 80) and {k: im[k] for k in im if k.startswith("data_")} == kept
+    np.testing.assert_allclose(_load(out).keypoints[0, 0], [30, 16, 2])
+
+
+@pytest.mark.parametrize("junk, shown", [("junk", "result 2 is 'junk'"), (None, "result 2 is None"),
+                                         (5, "result 2 is 5")])
+def test_results_that_are_not_objects_refused(tmp_path, junk, shown):
+    task = _box_and_nose(3, "/data/upload/1/a.jpg")
+    task["annotations"][0]["result"].append(junk)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([task]))
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 2 and not (tmp_path / "c.json").exists()
+    assert f"task 0 (id 3): {shown}; Label Studio writes each region as an object" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -694,3 +694,22 @@ def test_columns_that_fit_two_layouts_are_not_guessed(tmp_path):
     res = run_cli("convert", tmp_path, "-o", tmp_path / "c.json", "--to", "coco")
     assert res.exit_code == 2 and "a.txt" in res.stderr and "26 keypoints of (x, y), or 17 of (x, y, v)" in res.stderr
     assert not (tmp_path / "c.json").exists()
+    res = run_cli("convert", tmp_path, "-o", tmp_path / "c.json", "--to", "coco", "--layout", "halpe26")
+    assert res.exit_code == 0, res.stderr  # --layout says (x, y): 26 keypoints
+
+
+def test_columns_of_a_built_in_layout_in_x_y_read_without_a_yaml(tmp_path):
+    """39 values are COCO-17 as (x, y) (or 11 (x, y, v) and a confidence, no layout of ours)."""
+    import cv2
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.jpg"), np.zeros((40, 40, 3), np.uint8))
+    (tmp_path / "labels" / "a.txt").write_text(" ".join(["0"] + ["0.5"] * 4 + ["0.25", "0.75"] * 17) + "\n")
+    res = run_cli("convert", tmp_path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    from annotate.coco import load_coco
+
+    ds = load_coco(tmp_path / "c.json")
+    assert ds.keypoints.shape == (1, 17, 3) and list(ds.category.keypoints)[0] == "nose"
+    np.testing.assert_allclose(ds.keypoints[0, :, :2], [[10, 30]] * 17)
