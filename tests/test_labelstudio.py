@@ -272,6 +272,16 @@ def _box_and_nose(task_id, image, nose_x=30.0, size=(100, 80)):
          "value": {"x": nose_x, "y": 20, "width": 1, "keypointlabels": ["nose"]}}]}]}
 
 
+def _carried_whole(tmp_path, tasks):
+    """The tasks converted to COCO with everything carried, read back."""
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(tasks))
+    out = tmp_path / "c.json"
+    res = run_cli("convert", path, "-o", out, "--to", "coco")
+    assert res.exit_code == 0 and res.stdout.strip().endswith("everything carried"), res.stdout + res.stderr
+    return _load(out)
+
+
 def test_http_urls_keep_their_folders(tmp_path):
     """Two cameras' 0001.jpg stay two images: an http(s) URL's path is the file name (query
     dropped); Label Studio's uploads and local files are named as before."""
@@ -280,12 +290,7 @@ def test_http_urls_keep_their_folders(tmp_path):
              _box_and_nose(3, "http://localhost:8080/data/upload/3/5f1c2a9b-walk.jpg"),
              _box_and_nose(4, "/data/upload/3/0c1d2e3f-run.jpg"),
              _box_and_nose(5, "/data/local-files/?d=shoots/day%201/a.jpg")]
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps(tasks))
-    out = tmp_path / "c.json"
-    res = run_cli("convert", path, "-o", out, "--to", "coco")
-    assert res.exit_code == 0 and res.stdout.strip().endswith("everything carried"), res.stdout + res.stderr
-    ds = _load(out)
+    ds = _carried_whole(tmp_path, tasks)
     assert [im.file_name for im in ds.images] == ["cam1/0001.jpg", "cam2/0001.jpg", "5f1c2a9b-walk.jpg",
                                                   "0c1d2e3f-run.jpg", "shoots/day 1/a.jpg"]
     np.testing.assert_allclose(ds.keypoints[:2, 0], [[30, 16, 2], [40, 16, 2]])
@@ -447,16 +452,11 @@ def test_one_url_twice_is_two_images_and_query_apart_without_suffix(tmp_path):
     tasks = [_box_and_nose(1, "/data/upload/1/abc-a.jpg", 30), _box_and_nose(2, "/data/upload/1/abc-a.jpg", 40),
              _box_and_nose(3, "https://api.example.com/image?id=1"),
              _box_and_nose(4, "https://api.example.com/image?id=2")]
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps(tasks))
-    out = tmp_path / "c.json"
-    res = run_cli("convert", path, "-o", out, "--to", "coco")
-    assert res.exit_code == 0 and res.stdout.strip().endswith("everything carried"), res.stdout + res.stderr
-    ds = _load(out)
+    ds = _carried_whole(tmp_path, tasks)
     assert [im.file_name for im in ds.images] == ["abc-a.jpg", "abc-a.jpg", "image?id=1", "image?id=2"]
     assert [im.id for im in ds.images] == [1, 2, 3, 4]
     np.testing.assert_allclose(ds.keypoints[:2, 0], [[30, 16, 2], [40, 16, 2]])
-    res = run_cli("convert", path, "-o", tmp_path / "y", "--to", "yolo")  # the YOLO writer refuses shared names
+    res = run_cli("convert", tmp_path / "t.json", "-o", tmp_path / "y", "--to", "yolo")  # the YOLO writer refuses shared names
     assert res.exit_code == 2 and "would share the label file" in res.stderr and not (tmp_path / "y").exists()
 
 
