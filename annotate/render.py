@@ -295,7 +295,8 @@ def _render_all(job: RenderJob, todo: list[int], workers: int,
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":  # import once in the server, so that each worker starts at once
-        ctx.set_forkserver_preload(["annotate.render", "annotate.draw", "cv2", "pycocotools.mask", "PIL.Image"])
+        ctx.set_forkserver_preload(["annotate.render", "annotate.target_kernels", "annotate.draw", "cv2",
+                                    "pycocotools.mask", "PIL.Image"])
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(job,)) as pool:
         pending = {}
         queue = iter(chunks)

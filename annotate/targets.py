@@ -15,10 +15,10 @@ Conventions:
   in grid cells, as OpenPose), averaged over the persons present at ``p``; zero-length limbs
   are skipped.
 
-Every keypoint of every person is drawn at once (one scatter-max of all windows) and so is
-every limb of every person (one pass over the cells of all their boxes); no loop runs per
-keypoint, limb, person or cell. ``tests/reference_targets.py`` has the same maths written as
-trainers write it (Python loops over windows) and evaluated densely; they agree to 1e-5.
+Encoding runs compiled loops (:mod:`annotate.target_kernels`, numba) over the window of cells
+around each keypoint and the box of each limb, each cell decided by the exact expression of the
+plain maths. ``tests/reference_targets.py`` has the same maths written as trainers write it
+(Python loops over windows) and evaluated densely; they agree to 1e-5.
 """
 from __future__ import annotations
 
@@ -30,12 +30,6 @@ import numpy as np
 
 if TYPE_CHECKING:
     from .skeletons import Layout
-
-# windows of at most this many cells are drawn in one go; more are drawn in chunks (memory)
-_CHUNK_CELLS = 1 << 20
-# slack on window bounds computed in floating point, so that rounding never drops a boundary cell
-# (the exact test of every candidate cell decides)
-_EPS = 1e-7
 
 
 @dataclass(frozen=True)
@@ -65,210 +59,21 @@ def grid_size(input_hw: tuple[int, int], stride: int) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------- encoding
 
-def _counting(n: int) -> np.ndarray:
-    out = np.arange(n, dtype=np.float64)
-    out.flags.writeable = False
-    return out
-
-
-_ARANGE = _counting(1 << 16)  # 0, 1, 2, ... as floats, sliced instead of made per call
-
-
-def _arange(start: int, stop: int) -> np.ndarray:
-    """A read-only view of ``start, ..., stop - 1`` as floats."""
-    global _ARANGE
-    if stop > len(_ARANGE):
-        _ARANGE = _counting(max(stop, 2 * len(_ARANGE)))
-    return _ARANGE[start:stop]
-
-
-def _keypoint_rows(kps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(2, N*K)`` x and y rows (contiguous: numpy's fast loops) and the ``(N*K,)`` mask of the
-    keypoints that are drawn: v > 0 and finite coordinates."""
-    flat = kps.reshape(-1, 3)
-    xy = np.ascontiguousarray(flat[:, :2].T)
-    ok = flat[:, 2] > 0
-    ok &= np.isfinite(xy[0] + xy[1])
-    return xy, ok
-
-
-def _window_cells(r: float, s: int) -> int:
-    """Cells along one axis of a window from ``ceil((x - r)/s - eps)`` that holds every cell within
-    ``r`` of ``x``: the window starts at most one cell early, and then only when that cell is within
-    ``eps`` of the radius."""
-    return int(2 * r / s + 2 * _EPS) + 1
-
-
-def _draw_gaussians(heat: np.ndarray, xy: np.ndarray, channel: np.ndarray, p: TargetParams) -> None:
-    """Scatter-max the Gaussians of keypoints ``xy`` (2, M) into channels ``channel`` of ``heat`` (C, H, W).
-
-    Each keypoint's window is the square of cells within the Gaussian's radius; the 2-D patch is
-    the outer product of the 1-D Gaussians along x and y (exp(-a-b) = exp(-a) exp(-b)), so only
-    2 n exponentials per keypoint for an n x n window. Written for few numpy calls on contiguous
-    arrays: at the usual strides the calls, not the arithmetic, are the cost."""
-    _, H, W = heat.shape
-    s, c0 = p.stride, p.stride / 2 - 0.5
-    r = gaussian_radius(p.sigma, p.cutoff)
-    n = _window_cells(r, s)
-    # (2, n, M): the cells along x and along y of each window (M last: numpy's inner loops run
-    # along the long axis); the window only bounds the work, the cut-off (or the 3-sigma
-    # square) decides each cell
-    first = xy * (1 / s)
-    first -= (r + c0) / s + _EPS
-    np.ceil(first, out=first)
-    idx = first[:, None, :] + _arange(0, n)[:, None]  # whole numbers, as floats
-    cell = np.maximum(idx, 0)
-    np.minimum(cell[0], W - 1, out=cell[0])
-    np.minimum(cell[1], H - 1, out=cell[1])
-    off = cell != idx  # off the grid: g = 0 there, and the clipped cell takes max(x, 0) = x
-    cell = cell.astype(np.intp)
-    d = idx * float(s)
-    d += (c0 - xy)[:, None, :]  # cell centre - keypoint
-    d *= d
-    if p.cutoff <= 0:  # mmpose's square window of 3 sigma, exactly
-        off |= d > r * r
-    np.putmask(d, off, np.inf)
-    d *= -0.5 / p.sigma ** 2
-    g = d.astype(np.float32)  # exponents in float32 (its exp is vectorised), to 1e-7
-    np.exp(g, out=g)
-    patch = g[1][:, None, :] * g[0]  # (n, n, M): rows (y) x columns (x) x keypoints
-    if p.cutoff > 0:
-        np.putmask(patch, patch < np.float32(p.cutoff), 0)
-    row = channel * H + cell[1]
-    row *= W
-    flat = row[:, None, :] + cell[0]
-    np.maximum.at(heat.reshape(-1), flat.reshape(-1), patch.reshape(-1))
-
-
-def _draw_all_gaussians(heat: np.ndarray, xy: np.ndarray, channel: np.ndarray, p: TargetParams) -> None:
-    M = xy.shape[1]
-    if not M or not heat.size:
-        return
-    n = _window_cells(gaussian_radius(p.sigma, p.cutoff), p.stride)
-    step = max(1, _CHUNK_CELLS // (n * n))
-    if step >= M:
-        _draw_gaussians(heat, xy, channel, p)
-        return
-    for i in range(0, M, step):  # windows this large come at stride 1 with a big sigma
-        _draw_gaussians(heat, np.ascontiguousarray(xy[:, i:i + step]), channel[i:i + step], p)
-
-
-def _draw_limbs(pafs: np.ndarray, a: np.ndarray, b: np.ndarray, limb: np.ndarray, p: TargetParams) -> None:
-    """Add limb segments ``a -> b`` (2, S) of limbs ``limb`` (S,) to ``pafs`` (2L, H, W), averaged per cell.
-
-    The candidate cells of all segments (each segment's box grown by the width) are listed in
-    one flat array; the capsule test is the reference's expression term for term, so every
-    cell is decided exactly as the per-pixel maths decides it."""
-    _, H, W = pafs.shape
-    s, c0 = p.stride, p.stride / 2 - 0.5
-    w = p.paf_width * s
-    d = b - a
-    length = d[0] * d[0]
-    length += d[1] * d[1]
-    np.sqrt(length, out=length)
-    if np.count_nonzero(length) < len(length):  # zero-length limbs have no direction
-        keep = length > 0
-        a, b, d, length, limb = a[:, keep], b[:, keep], d[:, keep], length[keep], limb[keep]
-    # box of cells: first and last along x (row 0) and y (row 1), clipped to the grid
-    lo = np.minimum(a, b)
-    lo *= 1 / s
-    lo -= (w + c0) / s + _EPS
-    np.ceil(lo, out=lo)
-    np.maximum(lo, 0, out=lo)
-    hi = np.maximum(a, b)
-    hi *= 1 / s
-    hi += (w - c0) / s + _EPS
-    np.floor(hi, out=hi)
-    np.minimum(hi[0], W - 1, out=hi[0])
-    np.minimum(hi[1], H - 1, out=hi[1])
-    size = hi - lo
-    size += 1
-    np.maximum(size, 0, out=size)  # 0 where off the grid
-    count = (size[0] * size[1]).astype(np.intp)
-    ends = count.cumsum()
-    if not len(ends) or not ends[-1]:
-        return
-    d /= length
-    # per segment, repeated for each of its candidate cells: first cell number, box width,
-    # box origin x, y, x1, y1, vx, vy, length, the limb's x channel in the flat maps
-    seg = np.concatenate([ends - count, size[0], lo.ravel(), a.ravel(), d.ravel(), length,
-                          limb * float(2 * H * W)]).reshape(10, -1)
-    hits = []
-    start = 0
-    while start < len(ends):  # chunks of at most _CHUNK_CELLS candidate cells (one, normally)
-        done = int(ends[start - 1]) if start else 0
-        stop = len(ends) if ends[-1] - done <= _CHUNK_CELLS else \
-            max(int(np.searchsorted(ends, done + _CHUNK_CELLS, side="right")), start + 1)
-        c = np.repeat(seg[:, start:stop], count[start:stop], axis=1)  # (10, T)
-        local = _arange(done, int(ends[stop - 1])) - c[0]  # number of the cell in its box, row by row
-        rows = local / c[1]
-        np.floor(rows, out=rows)
-        cols = rows * c[1]
-        np.subtract(local, cols, out=cols)
-        cols += c[2]
-        rows += c[3]
-        dx = cols * s  # exact: (c * s + c0) - x1, term for term as the reference
-        dx += c0
-        dx -= c[4]
-        dy = rows * s
-        dy += c0
-        dy -= c[5]
-        along = c[6] * dx
-        along += c[7] * dy
-        across = c[6] * dy
-        across -= c[7] * dx
-        np.abs(across, out=across)
-        ok = along >= 0
-        ok &= along <= c[8]
-        ok &= across <= w
-        inside = np.flatnonzero(ok)
-        rows *= W
-        rows += cols
-        rows += c[9]
-        hits.append((rows.take(inside).astype(np.intp), c[6].take(inside).astype(np.float32),
-                     c[7].take(inside).astype(np.float32)))
-        start = stop
-    flat, vx, vy = hits[0] if len(hits) == 1 else (np.concatenate(h) for h in zip(*hits))
-    _accumulate_mean(pafs.reshape(-1), flat, H * W, vx, vy)
-
-
-def _accumulate_mean(out: np.ndarray, flat: np.ndarray, offset: int, vx: np.ndarray, vy: np.ndarray) -> None:
-    """``out[flat] = mean vx``, ``out[flat + offset] = mean vy`` over repeated indices (``out`` is 0 there).
-
-    ``out[flat]`` first counts the segments at each cell (no scratch map), then holds the mean."""
-    if not len(flat):
-        return
-    np.add.at(out, flat, np.float32(1))
-    n = out[flat]
-    if n.max() == 1:  # no cell has two persons' limbs: plain assignment
-        out[flat] = vx
-        flat += offset
-        out[flat] = vy
-        return
-    out[flat] = 0
-    np.add.at(out, flat, vx / n)
-    flat += offset
-    np.add.at(out, flat, vy / n)
-
-
-def _draw_all_limbs(pafs: np.ndarray, xy: np.ndarray, ok: np.ndarray, K: int, limb_a: np.ndarray,
-                    limb_b: np.ndarray, p: TargetParams) -> None:
-    """All limbs of all persons whose two keypoints are labeled (``xy`` (2, N*K), ``ok`` (N*K,))."""
-    if not len(limb_a) or not pafs.size or not len(ok):
-        return
-    ok = ok.reshape(-1, K)
-    n_idx, l_idx = np.nonzero(ok.take(limb_a, axis=1) & ok.take(limb_b, axis=1))
-    if len(n_idx):
-        n_idx *= K
-        _draw_limbs(pafs, xy.take(n_idx + limb_a.take(l_idx), axis=1), xy.take(n_idx + limb_b.take(l_idx), axis=1),
-                    l_idx, p)
-
-
 def _as_keypoints(keypoints: np.ndarray, K: int | None = None) -> np.ndarray:
-    kps = np.asarray(keypoints, dtype=np.float64)
+    kps = np.ascontiguousarray(keypoints, dtype=np.float64)
     if kps.ndim != 3 or kps.shape[2] != 3 or (K is not None and kps.shape[1] != K):
         raise ValueError(f"keypoints of shape {kps.shape}; expected (N, {'K' if K is None else K}, 3)")
     return kps
+
+
+_NO_BACKGROUND = np.ones((0, 0), np.float32)
+
+
+def _check_out(out: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
+    if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"{what}: out must be a C-contiguous float32 array of shape {shape}, not "
+                         f"{out.dtype} {out.shape}")
+    return out
 
 
 def keypoint_heatmaps(keypoints: np.ndarray, grid_hw: tuple[int, int], p: TargetParams,
@@ -277,12 +82,12 @@ def keypoint_heatmaps(keypoints: np.ndarray, grid_hw: tuple[int, int], p: Target
 
     ``keypoints`` is ``(N, K, 3)`` in input pixels; unlabeled (v = 0) keypoints are ignored.
     ``out``: a zeroed ``(K, H, W)`` float32 array to draw into."""
+    from .target_kernels import draw_gaussians
+
     kps = _as_keypoints(keypoints)
-    K = kps.shape[1]
-    heat = np.zeros((K, *grid_hw), np.float32) if out is None else out
-    xy, ok = _keypoint_rows(kps)
-    m = np.flatnonzero(ok)
-    _draw_all_gaussians(heat, xy.take(m, axis=1), m % K, p)
+    shape = (kps.shape[1], *map(int, grid_hw))
+    heat = np.zeros(shape, np.float32) if out is None else _check_out(out, shape, "keypoint_heatmaps")
+    draw_gaussians(heat, _NO_BACKGROUND, kps, int(p.stride), float(p.sigma), float(p.cutoff))
     return heat
 
 
@@ -290,23 +95,26 @@ def with_background(heat: np.ndarray) -> np.ndarray:
     """Append the background channel ``1 - max_j S_j``."""
     out = np.empty((heat.shape[0] + 1, *heat.shape[1:]), np.float32)
     out[:-1] = heat
-    _background(out)
-    return out
-
-
-def _background(heat_bg: np.ndarray) -> None:
-    """Fill the last channel of ``(K+1, H, W)`` with ``1 - max`` of the others."""
-    bg = heat_bg[-1]
-    if len(heat_bg) > 1:
-        np.max(heat_bg[:-1], axis=0, out=bg)
+    bg = out[-1]
+    if len(heat):
+        np.max(heat, axis=0, out=bg)
         np.subtract(np.float32(1), bg, out=bg)
     else:
         bg.fill(1)
+    return out
 
 
 def _limb_arrays(limbs: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     arr = np.asarray(limbs, dtype=np.intp).reshape(-1, 2)
     return np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
+
+
+def _draw_limbs(pafs: np.ndarray, kps: np.ndarray, limb_a: np.ndarray, limb_b: np.ndarray,
+                p: TargetParams) -> None:
+    from .target_kernels import draw_limbs
+
+    if len(limb_a) and len(kps):
+        draw_limbs(pafs, kps, limb_a, limb_b, int(p.stride), float(p.paf_width))
 
 
 def part_affinity_fields(keypoints: np.ndarray, limbs: Sequence[tuple[int, int]], grid_hw: tuple[int, int],
@@ -315,9 +123,12 @@ def part_affinity_fields(keypoints: np.ndarray, limbs: Sequence[tuple[int, int]]
 
     ``out``: a zeroed ``(2L, H, W)`` float32 array to draw into."""
     kps = _as_keypoints(keypoints)
-    pafs = np.zeros((2 * len(limbs), *grid_hw), np.float32) if out is None else out
-    xy, ok = _keypoint_rows(kps)
-    _draw_all_limbs(pafs, xy, ok, kps.shape[1], *_limb_arrays(limbs), p)
+    la, lb = _limb_arrays(limbs)
+    if len(la) and (la.min() < 0 or max(la.max(), lb.max()) >= kps.shape[1] or lb.min() < 0):
+        raise ValueError(f"limbs name keypoints outside 0..{kps.shape[1] - 1}")
+    shape = (2 * len(la), *map(int, grid_hw))
+    pafs = np.zeros(shape, np.float32) if out is None else _check_out(out, shape, "part_affinity_fields")
+    _draw_limbs(pafs, kps, la, lb, p)
     return pafs
 
 
@@ -378,15 +189,15 @@ class OpenPoseCodec:
     def encode(self, keypoints: np.ndarray, grid_hw: tuple[int, int]) -> Targets:
         """Heatmaps (with background) and PAFs of persons ``(N, K, 3)`` (input pixels) on a
         ``grid_hw`` grid; both are views into one zeroed buffer."""
+        from .target_kernels import encode
+
         kps = _as_keypoints(keypoints, self.num_keypoints)
         k1, l2 = self.num_channels
-        buf = np.zeros((k1 + l2, *grid_hw), np.float32)
+        buf = np.zeros((k1 + l2, *map(int, grid_hw)), np.float32)
+        p = self.params
+        encode(buf, self.num_keypoints, kps, self._limb_a, self._limb_b, int(p.stride), float(p.sigma),
+               float(p.cutoff), float(p.paf_width))
         heat, pafs = buf[:k1], buf[k1:]
-        xy, ok = _keypoint_rows(kps)
-        m = np.flatnonzero(ok)
-        _draw_all_gaussians(heat, xy.take(m, axis=1), m % self.num_keypoints, self.params)
-        _background(heat)
-        _draw_all_limbs(pafs, xy, ok, self.num_keypoints, self._limb_a, self._limb_b, self.params)
         return Targets(heat, pafs)
 
     def decode(self, heatmaps: np.ndarray, pafs: np.ndarray) -> np.ndarray:
@@ -514,3 +325,13 @@ def decode(heatmaps: np.ndarray, pafs: np.ndarray, limbs: Sequence[tuple[int, in
     codec = OpenPoseCodec(len(heatmaps), tuple(limbs), TargetParams(stride=stride), peak_threshold,
                           paf_threshold, samples, min_inlier_ratio, min_keypoints)
     return codec.decode(heatmaps, pafs)
+
+
+def compile_kernels() -> None:
+    """Compile (or load from numba's on-disk cache) every encoding kernel once, as the calls above
+    make them; the set-up runs this so that a user's first render does not wait for the compiler."""
+    kps = np.zeros((1, 2, 3))
+    p = TargetParams()
+    OpenPoseCodec(2, ((0, 1),), p).encode(kps, (2, 2))
+    keypoint_heatmaps(kps, (2, 2), p)
+    part_affinity_fields(kps, ((0, 1),), (2, 2), p)

@@ -117,6 +117,8 @@ fi
 
 # 7. the project's bytecode (pip writes it for installed packages, not for an editable one).
 python -m compileall -q "$ROOT/annotate" "$ROOT/converters" "$ROOT/models" >/dev/null
+#    and the numba kernels of the OpenPose targets (cached beside the sources; seconds once)
+python -c "from annotate.targets import compile_kernels; compile_kernels()"
 
 # 8. programs the tests drive as a person would (a real X display for labelme, a real browser
 #    for the validation page), from Debian's packages where this machine can install them.

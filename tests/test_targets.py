@@ -3,7 +3,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import annotate.targets as targets
 from annotate.coco import load_coco
 from annotate.render import make_targets, target_layout
 from annotate.skeletons import COCO17, OPENPOSE18
@@ -91,14 +90,32 @@ def test_codec_encodes_exactly_the_plain_maths(scene):
     assert np.abs(t.pafs - pafs_dense(kps, limbs, grid, p.stride, p.paf_width)).max() < 1e-5
 
 
-def test_large_windows_are_drawn_in_chunks_with_the_same_values(monkeypatch):
+def test_large_windows_and_far_off_points_are_drawn_exactly():
+    """Stride 1 with a wide sigma and PAF width (windows of thousands of cells), points far off the
+    grid and huge coordinates (window bounds that no integer holds) against the plain maths."""
     kps = _random_persons(2, n=6, size=120)
+    kps[1, 3, :2] = (1e150, -1e150)
+    kps[2, 4, :2] = (-5e5, 60)
     p = TargetParams(stride=1, sigma=6.0, paf_width=2.0)
-    whole = OpenPoseCodec(18, OPENPOSE18.limbs, p).encode(kps, (120, 100))
-    monkeypatch.setattr(targets, "_CHUNK_CELLS", 3000)
-    chunked = OpenPoseCodec(18, OPENPOSE18.limbs, p).encode(kps, (120, 100))
-    assert np.array_equal(whole.heatmaps, chunked.heatmaps)
-    assert np.abs(whole.pafs - chunked.pafs).max() < 1e-6
+    codec = OpenPoseCodec(18, OPENPOSE18.limbs, p)
+    t = codec.encode(kps, (120, 100))
+    heat = heatmaps_dense(kps, (120, 100), 1, 6.0)
+    assert np.abs(t.heatmaps[:-1] - heat).max() < 1e-5
+    assert np.abs(t.pafs - pafs_dense(kps, OPENPOSE18.limbs, (120, 100), 1, 2.0)).max() < 1e-5
+    assert t.heatmaps.max() > 0.5 and np.abs(t.pafs).max() > 0.5
+    # a limb whose length does not fit a float64 has no direction: nothing is drawn for it (the
+    # plain maths would give v = 0 and count every cell of the map as inside it)
+    huge = kps.copy()
+    huge[1, 3, :2] = (1e300, -1e300)
+    kept = kps.copy()
+    kept[1, 3, 2] = 0
+    want = codec.encode(kept, (120, 100)).pafs
+    np.testing.assert_array_equal(codec.encode(huge, (120, 100)).pafs, want)
+
+
+def test_out_arrays_must_fit():
+    with pytest.raises(ValueError, match="C-contiguous float32 array of shape"):
+        keypoint_heatmaps(np.zeros((1, 18, 3)), (4, 4), TargetParams(), out=np.zeros((18, 4, 4)))
 
 
 def test_codec_equals_the_separate_functions():
