@@ -38,17 +38,17 @@ def _labeled(kps: np.ndarray, i: int, j: int) -> bool:
 
 @njit(cache=True, nogil=True)
 def draw_gaussians(heat: np.ndarray, background: np.ndarray, kps: np.ndarray, stride: int, sigma: float,
-                   cutoff: float) -> None:
+                   cutoff: float, radius: float) -> None:
     """Max the Gaussians of every labeled keypoint of ``kps`` (N, K, 3) into ``heat`` (K, H, W).
 
     ``background`` (H, W), all ones or empty (0, 0) for none, becomes ``1 - max_j S_j``
     (``min_j (1 - S_j)`` is the same number: ``1 - x`` rounds monotonically). With ``cutoff > 0``
-    values below it are 0; without, the window is mmpose's square of 3 sigma."""
+    values below it are 0; without, the window is mmpose's square of 3 sigma. ``radius``:
+    :func:`annotate.targets.gaussian_radius` of ``sigma`` and ``cutoff``."""
     N, K = kps.shape[0], kps.shape[1]
     H, W = heat.shape[1], heat.shape[2]
     with_bg = background.shape[0] > 0
     start = stride / 2 - 0.5
-    radius = sigma * math.sqrt(2 * math.log(1 / cutoff)) if cutoff > 0 else 3 * sigma
     scale = 2 * sigma * sigma
     gx = np.empty(W)
     gy = np.empty(H)
@@ -72,7 +72,7 @@ def draw_gaussians(heat: np.ndarray, background: np.ndarray, kps: np.ndarray, st
             for r in range(y0, y1 + 1):
                 for c in range(x0, x1 + 1):
                     g = gy[r] * gx[c]
-                    if g < cutoff or g == 0.0:
+                    if g < cutoff:
                         continue
                     v = np.float32(g)
                     if v > heat[j, r, c]:
@@ -95,13 +95,13 @@ def _segment(kps: np.ndarray, i: int, a: int, b: int):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _capsule_rows(vx: float, vy: float, length: float, w: float) -> tuple[float, float, float, float, float]:
+def _capsule_rows(vx: float, vy: float, length: float, w: float) -> tuple[float, float, float, float]:
     """Coefficients of the capsule's extent along a row, ``ex = px - x1`` as a function of
     ``ey = py - y1``: ``0 <= vx ex + vy ey <= length`` gives ``ex`` between ``s1 ey`` and
     ``s1 ey + o1``; ``|vx ey - vy ex| <= w`` gives ``s2 ey +- o2`` (inf where a direction is 0)."""
     s1, o1 = (-vy / vx, length / vx) if vx != 0 else (0.0, math.inf)
     s2, o2 = (vx / vy, w / abs(vy)) if vy != 0 else (0.0, math.inf)
-    return s1, o1, s2, o2, 0.0
+    return s1, o1, s2, o2
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -109,9 +109,10 @@ def _capsule_columns(ey: float, x1: float, s1: float, o1: float, s2: float, o2: 
                      start: float, c0: int, c1: int) -> tuple[int, int]:
     """The columns of ``c0..c1`` on the row ``ey = py - y1`` that can be in the capsule (see
     :func:`_capsule_rows`), grown by a cell each side against rounding: the exact test decides."""
-    a = s1 * ey
-    b = a + o1 if o1 != math.inf else math.inf
-    lo, hi = (min(a, b), max(a, b)) if o1 != math.inf else (-math.inf, math.inf)
+    lo, hi = -math.inf, math.inf
+    if o1 != math.inf:
+        a = s1 * ey
+        lo, hi = min(a, a + o1), max(a, a + o1)
     if o2 != math.inf:
         m = s2 * ey
         lo, hi = max(lo, m - o2), min(hi, m + o2)
@@ -150,7 +151,7 @@ def draw_limbs(pafs: np.ndarray, kps: np.ndarray, limb_a: np.ndarray, limb_b: np
             x2, y2 = kps[i, b, 0], kps[i, b, 1]
             c0, c1 = _span(min(x1, x2) - w, max(x1, x2) + w, stride, start, W)
             r0, r1 = _span(min(y1, y2) - w, max(y1, y2) + w, stride, start, H)
-            s1, o1, s2, o2, _ = _capsule_rows(vx, vy, length, w)
+            s1, o1, s2, o2 = _capsule_rows(vx, vy, length, w)
             for r in range(r0, r1 + 1):
                 py = r * stride + start
                 ca, cb = _capsule_columns(py - y1, x1, s1, o1, s2, o2, stride, start, c0, c1)
@@ -180,10 +181,10 @@ def draw_limbs(pafs: np.ndarray, kps: np.ndarray, limb_a: np.ndarray, limb_b: np
 
 @njit(cache=True, nogil=True)
 def encode(buf: np.ndarray, num_keypoints: int, kps: np.ndarray, limb_a: np.ndarray, limb_b: np.ndarray,
-           stride: int, sigma: float, cutoff: float, width_cells: float) -> None:
+           stride: int, sigma: float, cutoff: float, radius: float, width_cells: float) -> None:
     """One image's targets into ``buf`` (K+1+2L, H, W, zeros): heatmaps, background, PAFs."""
     K = num_keypoints
     buf[K] = 1
-    draw_gaussians(buf[:K], buf[K], kps, stride, sigma, cutoff)
+    draw_gaussians(buf[:K], buf[K], kps, stride, sigma, cutoff, radius)
     if len(limb_a) and kps.shape[0]:
         draw_limbs(buf[K + 1:], kps, limb_a, limb_b, stride, width_cells)

@@ -87,7 +87,8 @@ def keypoint_heatmaps(keypoints: np.ndarray, grid_hw: tuple[int, int], p: Target
     kps = _as_keypoints(keypoints)
     shape = (kps.shape[1], *map(int, grid_hw))
     heat = np.zeros(shape, np.float32) if out is None else _check_out(out, shape, "keypoint_heatmaps")
-    draw_gaussians(heat, _NO_BACKGROUND, kps, int(p.stride), float(p.sigma), float(p.cutoff))
+    draw_gaussians(heat, _NO_BACKGROUND, kps, int(p.stride), float(p.sigma), float(p.cutoff),
+                   gaussian_radius(p.sigma, p.cutoff))
     return heat
 
 
@@ -104,7 +105,12 @@ def with_background(heat: np.ndarray) -> np.ndarray:
     return out
 
 
-def _limb_arrays(limbs: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def _limb_arrays(limbs: Sequence[tuple[int, int]], num_keypoints: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and second keypoint of each limb, checked to name keypoints of the layout (the
+    compiled loops index with them unchecked)."""
+    bad = [lb for lb in limbs if not (0 <= lb[0] < num_keypoints and 0 <= lb[1] < num_keypoints)]
+    if bad:
+        raise ValueError(f"limbs {bad} name keypoints outside 0..{num_keypoints - 1}")
     arr = np.asarray(limbs, dtype=np.intp).reshape(-1, 2)
     return np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
 
@@ -123,9 +129,7 @@ def part_affinity_fields(keypoints: np.ndarray, limbs: Sequence[tuple[int, int]]
 
     ``out``: a zeroed ``(2L, H, W)`` float32 array to draw into."""
     kps = _as_keypoints(keypoints)
-    la, lb = _limb_arrays(limbs)
-    if len(la) and (la.min() < 0 or max(la.max(), lb.max()) >= kps.shape[1] or lb.min() < 0):
-        raise ValueError(f"limbs name keypoints outside 0..{kps.shape[1] - 1}")
+    la, lb = _limb_arrays([(int(a), int(b)) for a, b in limbs], kps.shape[1])
     shape = (2 * len(la), *map(int, grid_hw))
     pafs = np.zeros(shape, np.float32) if out is None else _check_out(out, shape, "part_affinity_fields")
     _draw_limbs(pafs, kps, la, lb, p)
@@ -164,11 +168,8 @@ class OpenPoseCodec:
 
     def __post_init__(self) -> None:
         limbs = tuple((int(a), int(b)) for a, b in self.limbs)
-        bad = [lb for lb in limbs if not (0 <= lb[0] < self.num_keypoints and 0 <= lb[1] < self.num_keypoints)]
-        if bad:
-            raise ValueError(f"limbs {bad} name keypoints outside 0..{self.num_keypoints - 1}")
+        la, lb = _limb_arrays(limbs, self.num_keypoints)
         object.__setattr__(self, "limbs", limbs)
-        la, lb = _limb_arrays(limbs)
         object.__setattr__(self, "_limb_a", la)
         object.__setattr__(self, "_limb_b", lb)
 
@@ -196,7 +197,7 @@ class OpenPoseCodec:
         buf = np.zeros((k1 + l2, *map(int, grid_hw)), np.float32)
         p = self.params
         encode(buf, self.num_keypoints, kps, self._limb_a, self._limb_b, int(p.stride), float(p.sigma),
-               float(p.cutoff), float(p.paf_width))
+               float(p.cutoff), gaussian_radius(p.sigma, p.cutoff), float(p.paf_width))
         heat, pafs = buf[:k1], buf[k1:]
         return Targets(heat, pafs)
 
