@@ -7,7 +7,7 @@ one by one and the offending annotations are left out instead (used by the valid
 from __future__ import annotations
 
 import math
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable
@@ -87,7 +87,7 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
     image_ids = {im.id for im in images}
 
     screened = _screen_annotations(obj["annotations"], kp_cat_ids, other_cats, image_ids, K)
-    good, other_anns = screened or ([], [])
+    good, other_anns, columns = screened or ([], [], None)
     seen_ids: set = set()
     for i, ann in enumerate(obj["annotations"] if screened is None else ()):  # a fault: find and report it
         if not isinstance(ann, dict):
@@ -129,8 +129,13 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
     bad |= _check_visibility(good, kps, rep, warn_float_flags=report is not None)
     # rows reported above (values that are not numbers, NaN, flags outside {0, 1, 2}) are left
     # out: an explicit mask, never a marker value that real data could hold
-    kps = kps[~bad]
-    good = [a for a, b in zip(good, bad.tolist()) if not b]
+    if bad.any():
+        kps = kps[~bad]
+        good = [a for a, b in zip(good, bad.tolist()) if not b]
+        columns = None if columns is None else tuple(c[~bad] for c in columns)
+    if columns is None:
+        columns = tuple(np.array(list(map(itemgetter(k), good)), dtype=np.int64)
+                        for k in ("id", "image_id", "category_id"))
 
     n = len(good)
     bbox = _number_column(good, "bbox", (4,), rep, "is not [x, y, w, h] finite numbers", booleans)
@@ -147,13 +152,11 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
     if info is not None and not isinstance(info, dict):
         top["info"] = info  # not COCO's object: carried as it is
         info = None
+    ann_id, image_id, category_id = columns
     return KeypointDataset(
-        category, images,
-        np.array(list(map(itemgetter("id"), good)), dtype=np.int64),
-        np.array(list(map(itemgetter("image_id"), good)), dtype=np.int64),
-        kps.reshape(n, K, 3), bbox, area, iscrowd, score, extras,
+        category, images, ann_id, image_id, kps.reshape(n, K, 3), bbox, area, iscrowd, score, extras,
         dict(info) if info is not None else {}, obj.get("licenses"), list(other_cats.values()), other_anns,
-        top, categories, np.array(list(map(itemgetter("category_id"), good)), dtype=np.int64))
+        top, categories, category_id)
 
 
 def _same_type(values: list, kind: type) -> bool:
@@ -161,24 +164,28 @@ def _same_type(values: list, kind: type) -> bool:
     return set(map(type, values)) == {kind}
 
 
-def _int64s(values: list) -> bool:
-    """Every value is a Python int (not a bool) in int64's range."""
+def _int64s(values: list) -> np.ndarray | None:
+    """The values as an int64 array when every one is a Python int (not a bool) in its range."""
     if not _same_type(values, int):
-        return False
+        return None
     try:
-        np.array(values, dtype=np.int64)
+        return np.array(values, dtype=np.int64)
     except OverflowError:
-        return False
-    return True
+        return None
+
+
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _screen_annotations(anns: list, kp_cat_ids: set, other_cats: dict, image_ids: set,
-                        K: int) -> tuple[list[dict], list[dict]] | None:
-    """``(keypoint annotations, other categories' annotations)`` when every annotation passes the
-    structural checks, each check one pass over a column; None when any fails (the annotation
-    loop in :func:`from_coco_dict` then finds and reports each fault)."""
+                        K: int) -> tuple[list[dict], list[dict], Columns] | None:
+    """``(keypoint annotations, other categories' annotations, (their ids, image ids, category
+    ids))`` when every annotation passes the structural checks, each check one pass over a column;
+    None when any fails (the annotation loop in :func:`from_coco_dict` then finds and reports each
+    fault)."""
+    empty = np.zeros(0, np.int64)
     if not anns:
-        return [], []
+        return [], [], (empty, empty, empty)
     if not _same_type(anns, dict):
         return None
     try:
@@ -186,27 +193,30 @@ def _screen_annotations(anns: list, kp_cat_ids: set, other_cats: dict, image_ids
         cids = list(map(itemgetter("category_id"), anns))
     except KeyError:
         return None
-    if not (_int64s(ids) and _int64s(cids)) or len(set(ids)) != len(ids):
+    id_arr, cid_arr = _int64s(ids), _int64s(cids)
+    if id_arr is None or cid_arr is None or len(set(ids)) != len(ids):
         return None
     if set(cids) <= kp_cat_ids:
         good, other = list(anns), []
     else:
-        good = [a for a, c in zip(anns, cids) if c in kp_cat_ids]
+        mine = np.fromiter((c in kp_cat_ids for c in cids), bool, len(cids))
+        good = [a for a, m in zip(anns, mine.tolist()) if m]
         other = [a for a, c in zip(anns, cids) if c in other_cats]
         if len(good) + len(other) != len(anns):
             return None
+        id_arr, cid_arr = id_arr[mine], cid_arr[mine]
     if not good:
-        return good, other
+        return good, other, (empty, empty, empty)
     try:
         iids = list(map(itemgetter("image_id"), good))
         kps = list(map(itemgetter("keypoints"), good))
     except KeyError:
         return None
     if not _same_type(iids, int) or not set(iids) <= image_ids:
-        return None
+        return None  # (image ids are int64s, so these are too)
     if not _same_type(kps, list) or set(map(len, kps)) != {3 * K}:
         return None
-    return good, other
+    return good, other, (id_arr, np.array(iids, dtype=np.int64), cid_arr)
 
 
 def _extras(rows: list[dict], core: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -238,15 +248,18 @@ def _number_column(good: list[dict], key: str, shape: tuple[int, ...], rep: Repo
                    booleans: bool = True) -> np.ndarray:
     """The annotations' ``key`` values as a float column (NaN where absent); values that are not
     finite numbers of that shape are reported and left NaN. One numpy call when all are good."""
-    vals = [a.get(key) for a in good]
+    vals = list(map(dict.get, good, repeat(key)))
     out = np.full((len(good), *shape), np.nan)
-    present = range(len(vals)) if None not in vals else [i for i, v in enumerate(vals) if v is not None]
+    every = None not in vals
+    present = range(len(vals)) if every else [i for i, v in enumerate(vals) if v is not None]
     if not present:
         return out
     try:
-        arr = np.array(vals if len(present) == len(vals) else [vals[i] for i in present])
+        arr = np.array(vals if every else [vals[i] for i in present])
         if arr.dtype.kind in "if" and arr.shape == (len(present), *shape) and np.isfinite(arr).all() and \
                 not (booleans and _has_bool(vals, nested=bool(shape))):
+            if every:
+                return arr.astype(np.float64)
             out[present] = arr
             return out
     except (TypeError, ValueError):
@@ -480,7 +493,7 @@ def _images_fast(imgs: list) -> list[ImageInfo] | None:
         ids, names, widths, heights = (list(map(itemgetter(k), imgs)) for k in _IMG_CORE)
     except KeyError:
         return None
-    if not _int64s(ids) or len(set(ids)) != len(ids) or not _same_type(names, str) or not all(names):
+    if _int64s(ids) is None or len(set(ids)) != len(ids) or not _same_type(names, str) or not all(names):
         return None
     for sizes in (widths, heights):
         if not _same_type(sizes, int) or not 0 < min(sizes) <= max(sizes) <= MAX_IMAGE_SIDE:

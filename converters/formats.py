@@ -16,15 +16,18 @@ import importlib
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from annotate.coco import NO_ISCROWD
 from annotate.dataset import KeypointDataset
 from annotate.errors import PosekitError
+from annotate.io import paused_gc
 from annotate.images import IMAGE_SUFFIXES  # noqa: F401  (the formats' image files; openpose imports it here)
 from annotate.notes import Notes
 
@@ -343,19 +346,14 @@ def note_unheld(ds: KeypointDataset, notes: Notes, *, ann_fields: tuple[str, ...
     carries (``*_fields``), ids, areas (unless equal to the box's), scores, info and licenses.
     Crowd rows (when given) are counted by the caller and skipped here."""
     keep = np.ones(len(ds), bool) if crowd_rows is None else ~crowd_rows
-    counts: dict[str, int] = {}
-    for r in np.flatnonzero(keep).tolist():
-        for k in ds.extra[r]:
-            if k not in ann_fields and k != "num_keypoints":
-                counts[k] = counts.get(k, 0) + 1
-    for n, keys in _by_count(counts):
+    extras = ds.extra if keep.all() else [ds.extra[r] for r in np.flatnonzero(keep).tolist()]
+    counts = Counter(chain.from_iterable(extras))
+    # num_keypoints is the count of labeled points (every format has them); NO_ISCROWD marks a file
+    # without iscrowd keys (a fact of the source, not a field)
+    for n, keys in _by_count({k: c for k, c in counts.items() if k not in (*ann_fields, "num_keypoints", NO_ISCROWD)}):
         notes.lost(f"annotations' {', '.join(keys)}", n)
-    img_counts: dict[str, int] = {}
-    for im in ds.images:
-        for k in im.extra:
-            if k not in image_fields:
-                img_counts[k] = img_counts.get(k, 0) + 1
-    for n, keys in _by_count(img_counts):
+    img_counts = Counter(chain.from_iterable(im.extra for im in ds.images))
+    for n, keys in _by_count({k: c for k, c in img_counts.items() if k not in image_fields}):
         notes.lost(f"images' {', '.join(keys)}", n)
     n = int(keep.sum())
     if not ann_ids:
@@ -446,12 +444,10 @@ def write_output(out: Output, overwrite: bool) -> None:
     root.parent.mkdir(parents=True, exist_ok=True)
     stage = tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent)
     try:
-        # links and files go to different folders: making them side by side uses a second core
-        # (the system calls release the GIL) instead of waiting on one folder's lock
-        with ThreadPoolExecutor(1) as pool:
-            linked = pool.submit(_make_links, stage, out.links)
-            _write_files(stage, out.files)
-            linked.result()
+        # one after the other: from two threads the many short system calls pass the GIL to and
+        # fro at every call, which took twice as long as making them in turn (measured on tmpfs)
+        _make_links(stage, out.links)
+        _write_files(stage, out.files)
         # no fsync per file: tens of thousands of them take minutes, and os.sync() waits for every
         # other process's writes too; the rename below makes the folder appear whole or not at all
         if fresh:
@@ -537,6 +533,12 @@ def convert(src: Path, dst: Path, to: str, from_: str | None = None, opts: Optio
             map_to: str | None = None, overwrite: bool = False) -> Result:
     """Read ``src`` (format detected, or ``from_``), optionally map its keypoints to layout
     ``map_to``, write ``dst`` as ``to``. Nothing is written when anything is wrong."""
+    with paused_gc():  # the dataset and the output are many objects, none of them garbage
+        return _convert(src, dst, to, from_, opts, map_to, overwrite)
+
+
+def _convert(src: Path, dst: Path, to: str, from_: str | None, opts: Options | None, map_to: str | None,
+             overwrite: bool) -> Result:
     opts = opts or Options()
     fmt_out = get_format(to)
     fmt_in = get_format(from_) if from_ else get_format(detect_format(src))

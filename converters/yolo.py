@@ -31,6 +31,7 @@ flags mixed with confidences in one file) are refused.
 from __future__ import annotations
 
 import os
+from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -57,21 +58,29 @@ def label_path(image_path: str) -> str:
 
 # --------------------------------------------------------------------------- writing
 
-def _fixed(values: np.ndarray) -> np.ndarray:
-    """``(N, M)`` numbers in [0, 1] (or -0.001) as ``(N, M, 9)`` ASCII: ``d.dddddd`` and a space."""
+# "d.ddd" of 0.000..9.999 as the first 5 of 8 little-endian bytes, and "ddd " of 000..999: a
+# value's 9 characters "d.dddddd " are two table look-ups stored through strided views
+_HEAD = np.zeros((10000, 8), np.uint8)
+_HEAD[:, :5] = np.frombuffer(b"".join(b"%d.%03d" % divmod(i, 1000) for i in range(10000)), np.uint8).reshape(-1, 5)
+_HEAD = _HEAD.view("<u8").ravel()
+_TAIL = np.frombuffer(b"".join(b"%03d " % i for i in range(1000)), "<u4")
+_NEG = np.frombuffer(b"-0.00100", np.uint8)
+
+
+def _put_fixed(body: np.ndarray, start: int, step: int, values: np.ndarray) -> None:
+    """Write ``(N, M)`` numbers in [0, 10) (or -0.001) into the rows of the ``(N, W)`` byte array
+    ``body`` as ``d.dddddd`` and a space, value j at column ``start + j * step``."""
     n, m = values.shape
-    out = np.empty((n, m, 9), np.uint8)
-    neg = values < 0
+    if n == 0 or m == 0:
+        return
     v = np.rint(np.abs(values) * 1e6).astype(np.int64)
-    out[..., 0] = 48 + v // 1_000_000
-    out[..., 1] = ord(".")
-    frac = v % 1_000_000
-    for j in range(6):
-        out[..., 2 + j] = 48 + (frac // 10 ** (5 - j)) % 10
-    out[..., 8] = ord(" ")
-    if neg.any():  # "-0.00100" keeps the width: the leading digit becomes the sign
-        out[neg, 0:8] = np.frombuffer(b"-0.00100", np.uint8)
-    return out
+    hi, lo = np.divmod(v, 1000)
+    w = body.shape[1]
+    np.ndarray((n, m), "<u8", body, start, (w, step))[...] = _HEAD[hi]
+    np.ndarray((n, m), "<u4", body, start + 5, (w, step))[...] = _TAIL[lo]
+    neg_r, neg_c = np.nonzero(values < 0)
+    if len(neg_r):  # "-0.00100" keeps the width: the leading digit becomes the sign
+        body[neg_r[:, None], (start + neg_c * step)[:, None] + np.arange(8)] = _NEG
 
 
 def format_rows(classes: np.ndarray, box: np.ndarray, kps: np.ndarray, ndim: int) -> tuple[bytes, np.ndarray]:
@@ -81,26 +90,24 @@ def format_rows(classes: np.ndarray, box: np.ndarray, kps: np.ndarray, ndim: int
     if n == 0:
         return b"", np.zeros(1, np.int64)
     one_digit = int(classes.max()) < 10
+    head = 2 if one_digit else 0  # every line the same width: the class digit is one more column
+    per_kp = 18 + (2 if ndim == 3 else 0)
+    width = head + 36 + K * per_kp
     parts: list[bytes] = []
     lengths: list[np.ndarray] = []
     for s in range(0, n, _CHUNK):
         e = min(n, s + _CHUNK)
-        cols = [_fixed(box[s:e]).reshape(e - s, 36)]
-        xy = _fixed(kps[s:e, :, :2].reshape(e - s, 2 * K)).reshape(e - s, K, 18)
+        body = np.empty((e - s, width), np.uint8)
+        if one_digit:
+            body[:, 0] = 48 + classes[s:e]
+            body[:, 1] = ord(" ")
+        _put_fixed(body, head, 9, box[s:e])
+        _put_fixed(body, head + 36, per_kp, kps[s:e, :, 0])
+        _put_fixed(body, head + 45, per_kp, kps[s:e, :, 1])
         if ndim == 3:
-            vis = np.empty((e - s, K, 2), np.uint8)
-            vis[..., 0] = 48 + kps[s:e, :, 2].astype(np.int64)
-            vis[..., 1] = ord(" ")
-            xy = np.concatenate([xy, vis], axis=2)
-        cols.append(xy.reshape(e - s, -1))
-        if one_digit:  # every line the same width: the class digit is one more column
-            head = np.empty((e - s, 2), np.uint8)
-            head[:, 0] = 48 + classes[s:e]
-            head[:, 1] = ord(" ")
-            cols.insert(0, head)
-        body = np.concatenate(cols, axis=1)
+            body[:, head + 54::per_kp] = 48 + kps[s:e, :, 2].astype(np.int64)
+            body[:, head + 55::per_kp] = ord(" ")
         body[:, -1] = ord("\n")
-        width = body.shape[1]
         raw = body.tobytes()
         if one_digit:
             parts.append(raw)
@@ -192,47 +199,45 @@ def write_yolo(ds: KeypointDataset, dst: Path, opts: Options, notes: Notes, imag
     notes.lost("images smaller than 10 px a side (linked and labeled, but Ultralytics skips them as corrupt)",
                int(tiny.sum()))
     notes.lost("persons in images smaller than 10 px a side (Ultralytics skips them)", int(tiny[img_of].sum()))
-    order = np.argsort(img_of, kind="stable")  # label files hold their persons in the dataset's order
-    buf, off = format_rows(cls_k[order], norm_box[order], norm_kps[order], ndim)
-    bounds = off[np.searchsorted(img_of[order], np.arange(len(ds.images) + 1))].tolist()
+    if (img_of[1:] < img_of[:-1]).any():  # label files hold their persons in the dataset's order
+        order = np.argsort(img_of, kind="stable")
+        img_of, cls_k, norm_box, norm_kps = img_of[order], cls_k[order], norm_box[order], norm_kps[order]
+    buf, off = format_rows(cls_k, norm_box, norm_kps, ndim)
+    bounds = off[np.searchsorted(img_of, np.arange(len(ds.images) + 1))].tolist()
     root_images = os.path.abspath(images_dir)
     # images already in DST/images (converting in place): nothing to link
     link_images = os.path.realpath(root_images) != os.path.realpath(os.path.join(dst, "images"))
-    present = _present(root_images, [im.file_name for im in ds.images])
-    abs_dst = os.path.abspath(dst)
-    rel_dirs: dict[str, str] = {}
-    files: dict[str, bytes] = {}
-    links: dict[str, str] = {}
-    owner: dict[str, str] = {}
-    missing: list[str] = []
-    odd_suffix = 0
-    for i, im in enumerate(ds.images):
-        fn = im.file_name
-        rel = fn if _plain(fn) else safe_file_name(fn)  # most names need no normalising
-        stem, dot, _ = rel.rpartition(".")
-        label = f"labels/{stem if dot else rel}.txt" if "/images/" not in f"/{rel}" else \
-            label_path(f"{os.sep}images{os.sep}{rel}")[1:]
-        if label in owner:
-            raise PosekitError(None, f"images {owner[label]!r} and {im.file_name!r} would share the label file "
-                                     f"{label} (Ultralytics finds labels by name without suffix); rename one")
-        owner[label] = im.file_name
-        if rel[rel.rfind("."):].lower() not in ULTRALYTICS_IMAGES:
-            odd_suffix += 1
-        src = f"{root_images}{os.sep}{rel}"
-        if rel not in present and not os.path.exists(src):
-            missing.append(src)
-        if link_images:
-            folder, _, base = rel.rpartition(os.sep)
-            up = rel_dirs.get(folder)
-            if up is None:  # relative links: short ones live in the inode (about 3x faster to make)
-                up = rel_dirs[folder] = os.path.relpath(os.path.join(root_images, folder),
-                                                        os.path.join(abs_dst, "images", folder))
-            links[f"images{os.sep}{rel}"] = f"{up}{os.sep}{base}"
-        if bounds[i + 1] > bounds[i]:  # an image without persons has no label file (Ultralytics: background)
-            files[label] = buf[bounds[i]:bounds[i + 1]]
+    names = [im.file_name for im in ds.images]
+    rels = [fn if _plain(fn) else safe_file_name(fn) for fn in names]  # most names need no normalising
+    labels = [f"labels/{stem if dot else rel}.txt" if "/images/" not in f"/{rel}" else
+              label_path(f"{os.sep}images{os.sep}{rel}")[1:] for rel, (stem, dot, _) in
+              zip(rels, map(methodcaller("rpartition", "."), rels))]
+    if len(set(labels)) != len(labels):
+        owner: dict[str, str] = {}
+        for label, fn in zip(labels, names):
+            if label in owner:
+                raise PosekitError(None, f"images {owner[label]!r} and {fn!r} would share the label file {label} "
+                                         f"(Ultralytics finds labels by name without suffix); rename one")
+            owner[label] = fn
+    present = _present(root_images, rels)
+    missing = [f"{root_images}{os.sep}{rel}" for rel in rels if rel not in present]
+    missing = [src for src in missing if not os.path.exists(src)]
     if missing:
         raise PosekitError(missing[0], f"image not found ({len(missing)} of {len(ds.images)} images are missing "
                                        f"under {images_dir}); nothing written")
+    odd_suffix = sum(rel[rel.rfind("."):].lower() not in ULTRALYTICS_IMAGES for rel in rels)
+    links: dict[str, str] = {}
+    if link_images:
+        abs_dst = os.path.abspath(dst)
+        rel_dirs: dict[str, str] = {}
+        for folder in {rel.rpartition(os.sep)[0] for rel in rels}:
+            # relative links: short ones live in the inode (about 3x faster to make)
+            rel_dirs[folder] = os.path.relpath(os.path.join(root_images, folder),
+                                               os.path.join(abs_dst, "images", folder))
+        links = {f"images{os.sep}{rel}": f"{rel_dirs[folder]}{os.sep}{base}"
+                 for rel, (folder, _, base) in zip(rels, map(methodcaller("rpartition", os.sep), rels))}
+    # an image without persons has no label file (Ultralytics: background)
+    files = {label: buf[a:b] for label, a, b in zip(labels, bounds, bounds[1:]) if b > a}
     notes.lost("images whose suffix Ultralytics does not load as an image (linked, labeled, but unused)", odd_suffix)
     files["data.yaml"] = ultralytics_data_yaml(ds, ndim).encode()
     return Output(dst, files, links, folder=True,

@@ -149,6 +149,22 @@ def test_every_target_written_and_detected_back(tmp_path, to, dst, detected):
     assert len(load_coco(back)) == n
 
 
+@pytest.mark.parametrize("to,dst", [("cvat", "x.xml"), ("labelstudio", "x.json"), ("yolo", "yolo"),
+                                    ("labelme", "lm"), ("mpii", "m.json"), ("openpose", "op")])
+def test_not_carried_line_names_only_the_files_fields(tmp_path, to, dst):
+    """A file without iscrowd keys (as prediction files and some tools write them): the reader's
+    internal marker for it is not reported as a field the target could not hold."""
+    doc = json.loads(Path(COCO_SAMPLE).read_text())
+    for a in doc["annotations"]:
+        a.pop("iscrowd", None)
+    src = tmp_path / "no_iscrowd.json"
+    src.write_text(json.dumps(doc))
+    mapping = ("--map-to", "body25") if to == "openpose" else ()
+    res = run_cli("convert", src, "-o", tmp_path / dst, "--to", to, "--images", COCO_IMAGES, *mapping)
+    assert res.exit_code == 0, res.stderr
+    assert "iscrowd" not in res.stdout, res.stdout
+
+
 def test_detection_of_sources():
     from converters.formats import detect_format
 

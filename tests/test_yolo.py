@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import COCO_SAMPLE, ULTRALYTICS_CHECKER, run_cli, run_ultralytics
 from test_convert_cli import COCO_IMAGES, assert_same_persons, coco_documents, materialise, persons
@@ -247,6 +248,43 @@ def test_round_trip_property(doc):
         assert_same_persons(want, persons(back), tol=0.01, box_tol=0.01)
         data = yaml.safe_load((out / "data.yaml").read_text())
         assert data["kpt_names"][0] == doc["categories"][0]["keypoints"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_label_lines_are_the_numbers_printed_with_six_decimals(data):
+    """format_rows (table look-ups through strided views) writes what Python's "%.6f" writes,
+    within the last digit's rounding, in Ultralytics' column order, for any K, [K, 2] and
+    [K, 3], one- and several-digit classes; hidden [K, 2] points as -0.00100."""
+    from converters.yolo import HIDDEN_2D, format_rows
+
+    n = data.draw(st.integers(1, 40))
+    K = data.draw(st.integers(1, 30))
+    ndim = data.draw(st.sampled_from([2, 3]))
+    unit = st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1.0, 0.5, 0.9999995, 5e-7, 1e-9]))
+    cls = np.array(data.draw(st.lists(st.integers(0, data.draw(st.sampled_from([0, 9, 150]))), min_size=n, max_size=n)))
+    box = np.array(data.draw(st.lists(unit, min_size=4 * n, max_size=4 * n))).reshape(n, 4)
+    kps = np.array(data.draw(st.lists(unit, min_size=3 * n * K, max_size=3 * n * K))).reshape(n, K, 3)
+    kps[..., 2] = np.array(data.draw(st.lists(st.integers(0, 2), min_size=n * K, max_size=n * K))).reshape(n, K)
+    if ndim == 2:
+        kps[kps[..., 2] == 0, :2] = HIDDEN_2D
+    buf, off = format_rows(cls, box, kps, ndim)
+    lines = buf.decode().split("\n")
+    assert lines[-1] == "" and len(lines) == n + 1 and off[-1] == len(buf)
+    for i, line in enumerate(lines[:-1]):
+        assert buf[off[i]:off[i + 1]].decode() == line + "\n"
+        cols = line.split(" ")
+        assert cols[0] == str(cls[i])
+        want = [*box[i], *(kps[i, :, :ndim].ravel())]
+        assert len(cols) == 1 + len(want)
+        for text, value, j in zip(cols[1:], want, range(len(want))):
+            if ndim == 3 and j >= 4 and (j - 4) % 3 == 2:
+                assert text == str(int(value))
+            elif value == HIDDEN_2D:
+                assert text == "-0.00100"
+            else:
+                assert len(text) == 8 and text[1] == "." and abs(float(text) - value) <= 5e-7 + 1e-12
+                assert text == "%.6f" % value or abs(value * 1e6 % 1 - 0.5) < 1e-6  # ties may round either way
 
 
 def test_ultralytics_accepts_random_datasets(tmp_path):
