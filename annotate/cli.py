@@ -589,7 +589,8 @@ def prelabel(
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N (with --engine ray: cuda gives each model "
                                "actor one GPU)."),
     batch_size: int = typer.Option(4, min=1, help="Images per forward pass (same input shape)."),
-    workers: int = typer.Option(2, min=1, help="Threads (local) or Ray tasks (ray) decoding and preparing images."),
+    workers: int = typer.Option(2, min=1, help="Threads (local, with a GPU; on the CPU images are read in turn with the "
+                         "model) or Ray tasks (ray) decoding and preparing images."),
     score_visible: float = typer.Option(0.5, min=0, max=1, help="Keypoint score for v=2 (visible)."),
     score_labeled: float = typer.Option(0.2, min=0, max=1, help="Keypoint score for v=1 (occluded); below it the point is left out."),
     min_keypoints: int = typer.Option(3, min=1, help="Persons with fewer labeled keypoints are dropped."),

@@ -139,6 +139,27 @@ def test_prelabel_outputs_resume_and_never_overwrite_edits(images, checkpoint, t
     assert sum(a["num_keypoints"] for a in mine) == sum(1 for s in doc["shapes"] if s["shape_type"] == "point")
 
 
+def test_reading_and_writing_in_turn_or_beside_the_model_give_the_same_files(images, model, tmp_path):
+    """On the CPU the local engine reads and writes between the model's calls (threads beside a
+    model that uses every core slowed it); with threads (as on a GPU) the outputs are the same,
+    and an unreadable image is reported either way."""
+    from annotate.prelabel import run_prelabel
+
+    outs = {}
+    for overlap in (False, True):
+        out = tmp_path / f"overlap_{overlap}"
+        summary = run_prelabel(images, out, model, PrelabelOptions(batch_size=2, overlap=overlap))
+        assert summary.processed == 2 and len(summary.failed) == 1 and "broken.jpg" in summary.failed[0]
+        outs[overlap] = {p.relative_to(out).as_posix(): json.loads(p.read_text())
+                         for p in sorted(out.rglob("*.json")) if p.name != MANIFEST}
+    assert outs[False].keys() == outs[True].keys() and len(outs[False]) == 3  # 2 LabelMe + COCO
+    for rel, doc in outs[False].items():
+        other = outs[True][rel]
+        if rel == COCO_NAME:
+            doc, other = doc["annotations"], other["annotations"]
+        assert doc == other, rel
+
+
 def test_two_images_one_stem_are_refused_before_anything_is_written(tmp_path, checkpoint):
     d = tmp_path / "images"
     d.mkdir()
