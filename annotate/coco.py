@@ -33,11 +33,15 @@ _CAT_CORE = ("id", "name", "keypoints", "skeleton")
 def load_coco(path: str | Path, report: Reporter | None = None) -> KeypointDataset:
     """Read a COCO keypoint file into a :class:`KeypointDataset`."""
     with paused_gc():  # millions of new objects, none of them garbage
-        raw = read_bytes(path)
-        # JSON true/false are Python bools, which numpy takes as 1/0: looked for value by value
-        # only when the file has any
-        return from_coco_dict(parse_json_bytes(raw, path), path, report,
-                              booleans=b"true" in raw or b"false" in raw)
+        obj, booleans = read_coco_json(path)
+        return from_coco_dict(obj, path, report, booleans)
+
+
+def read_coco_json(path: str | Path) -> tuple[Any, bool]:
+    """A COCO file parsed, and whether its text holds any true/false: JSON booleans are Python
+    bools, which numpy takes as 1/0, so values are looked at one by one only when it does."""
+    raw = read_bytes(path)
+    return parse_json_bytes(raw, path), b"true" in raw or b"false" in raw
 
 
 # Defects that leave the data representable: loading for conversion keeps the file as it is
@@ -259,7 +263,7 @@ def _number_column(good: list[dict], key: str, shape: tuple[int, ...], rep: Repo
         if arr.dtype.kind in "if" and arr.shape == (len(present), *shape) and np.isfinite(arr).all() and \
                 not (booleans and _has_bool(vals, nested=bool(shape))):
             if every:
-                return arr.astype(np.float64)
+                return arr.astype(np.float64, copy=False)
             out[present] = arr
             return out
     except (TypeError, ValueError):
@@ -301,7 +305,7 @@ def _keypoint_array(good: list[dict], K: int, rep: Reporter, booleans: bool = Tr
         rows = list(map(itemgetter("keypoints"), good))
         arr = np.array(rows)
         if arr.dtype.kind in "if" and arr.shape == (len(good), 3 * K) and not (booleans and _has_bool(rows, True)):
-            return arr.astype(np.float64).reshape(len(good), K, 3), bad
+            return arr.astype(np.float64, copy=False).reshape(len(good), K, 3), bad
     except (TypeError, ValueError):
         pass
     out = np.zeros((len(good), K, 3))
@@ -338,10 +342,12 @@ def _check_visibility(good: list[dict], kps: np.ndarray, rep: Reporter, warn_flo
             f"keypoint {j} has visibility {v[r, j]:g}; must be 0, 1 or 2", float(v[r, j]))
         bad[r] = True
     if warn_float_flags:
-        for r, a in enumerate(good):
-            if not bad[r] and any(isinstance(x, float) for x in a["keypoints"][2::3]):
-                rep("schema.visibility_float", "warning", a["image_id"], a["id"],
-                    "visibility flags written as floats (e.g. 2.0); COCO uses integers", None)
+        flags = list(map(itemgetter(slice(2, None, 3)), map(itemgetter("keypoints"), good)))
+        if float in set(map(type, chain.from_iterable(flags))):  # one pass; rows looked at only if any
+            for r, (a, fl) in enumerate(zip(good, flags)):
+                if not bad[r] and any(isinstance(x, float) for x in fl):
+                    rep("schema.visibility_float", "warning", a["image_id"], a["id"],
+                        "visibility flags written as floats (e.g. 2.0); COCO uses integers", None)
     return bad
 
 

@@ -161,3 +161,7 @@ def test_json_true_is_not_the_number_1(tmp_path, field, value, message):
         load_coco(path)
     with pytest.raises(PosekitError, match=message):
         from_coco_dict(json.loads(path.read_text()))
+    from annotate.validate import validate_file
+
+    findings, _ = validate_file(path)  # the validator reads the file as convert does
+    assert findings["message"].str.contains(message, regex=True).any(), findings["message"].tolist()

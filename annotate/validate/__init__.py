@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..coco import from_coco_dict
+from ..coco import from_coco_dict, read_coco_json
 from ..dataset import KeypointDataset
-from ..io import read_json
+from ..io import paused_gc
 from .consistency import check_consistency
 from .findings import SEVERITY_RANK, Findings
 from .images import check_images
@@ -30,16 +30,20 @@ class ValidationOptions:
 
 def validate_file(path: str | Path, images_dir: str | Path | None = None,
                   opts: ValidationOptions | None = None) -> tuple[pd.DataFrame, KeypointDataset]:
-    """Read and check a COCO keypoint file; unreadable files raise PosekitError."""
-    return validate_object(read_json(path), path, images_dir, opts)
+    """Read and check a COCO keypoint file (with the reader every command uses); unreadable
+    files raise PosekitError."""
+    with paused_gc():
+        obj, booleans = read_coco_json(path)
+    return validate_object(obj, path, images_dir, opts, booleans)
 
 
 def validate_object(obj: object, path: str | Path = "<memory>", images_dir: str | Path | None = None,
-                    opts: ValidationOptions | None = None) -> tuple[pd.DataFrame, KeypointDataset]:
-    """Check parsed COCO JSON; structural problems that stop reading raise PosekitError."""
+                    opts: ValidationOptions | None = None, booleans: bool = True) -> tuple[pd.DataFrame, KeypointDataset]:
+    """Check parsed COCO JSON; structural problems that stop reading raise PosekitError.
+    ``booleans=False`` says the JSON text holds no true/false."""
     opts = opts or ValidationOptions()
     f = Findings()
-    ds = from_coco_dict(obj, path, f.reporter())
+    ds = from_coco_dict(obj, path, f.reporter(), booleans)
     usable = check_consistency(ds, f, opts.tolerance, opts.box_margin)
     check_plausibility(ds, f, opts.z_threshold, opts.min_samples, opts.asym_ratio, usable=usable)
     if images_dir is not None:

@@ -108,7 +108,8 @@ def _same_spot(ds: KeypointDataset, lab: np.ndarray, f: Findings, px: float, sca
     for s in range(0, len(ds), chunk):
         xy = ds.keypoints[s:s + chunk, :, :2].astype(np.float32)
         lb = lab[s:s + chunk]
-        d = np.linalg.norm(xy[:, :, None, :] - xy[:, None, :, :], axis=3)[:, iu[0], iu[1]]
+        diff = xy[:, iu[0]] - xy[:, iu[1]]  # each pair once (the norm of the whole K x K grid did it twice)
+        d = np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1])
         hit = (d <= px) & lb[:, iu[0]] & lb[:, iu[1]] & (scale[s:s + chunk, None] >= 32)
         for r, p in zip(*np.nonzero(hit)):
             i = s + r
