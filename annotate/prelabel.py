@@ -323,7 +323,8 @@ def run_prelabel(images_dir: Path, out_dir: Path, model: Any, opts: PrelabelOpti
                 for (job, hw, _), p in zip(batch, preds)]
 
     beside = _beside_model(model) if opts.overlap is None else opts.overlap
-    writer = ThreadPoolExecutor(max_workers=1) if beside else InlineExecutor()  # writes while the model runs on
+    # outputs are written while the model runs on (or in turn with it, on the CPU)
+    writer = ThreadPoolExecutor(max_workers=1) if beside else InlineExecutor()
     written: collections.deque[Future] = collections.deque()
 
     def drain(block: bool) -> None:
