@@ -247,7 +247,7 @@ def write_mpii_json(ds: KeypointDataset) -> list[dict[str, Any]]:
         if ds.category.layout.name in ("coco17", "mpii16") else None
     if kps16 is None:
         raise PosekitError(None, f"cannot write MPII from a '{ds.category.layout.name}' category "
-                                 f"(known: coco17, mpii16)")
+                                 f"(known: coco17, mpii16): add --map-to mpii16")
     names = {im.id: im.file_name for im in ds.images}
     if ds.category.layout.name != "mpii16":
         mapping = get_mapping(ds.category.layout.name, "mpii16")
