@@ -179,8 +179,8 @@ def safe_relative(base: str | Path, rel: str, what: str, owner: str | Path,
     candidate = Path(rel.replace("\\", "/"))
     if candidate.is_absolute() or rel.startswith(("/", "\\")) or (len(rel) > 1 and rel[1] == ":"):
         raise PosekitError(owner, f"{what} {rel!r} is an absolute path; expected a path relative to {base}")
-    root_resolved = _resolved(str(root if root is not None else base))
-    full = os.path.normpath(os.path.join(_resolved(str(base)), candidate))
+    root_resolved = resolved_folder(str(root if root is not None else base))
+    full = os.path.normpath(os.path.join(resolved_folder(str(base)), candidate))
     if not _inside(full, root_resolved):
         # the lexical path may pass through a symlink (e.g. '../../shared/x' with shared a link):
         # decide on the real path, as the operating system will
@@ -195,7 +195,7 @@ def _inside(path: str, root: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def _resolved(path: str) -> str:
+def resolved_folder(path: str) -> str:
     """``realpath`` of a folder, cached (a folder conversion resolves the same few folders)."""
     return os.path.realpath(path)
 

@@ -32,7 +32,7 @@ from annotate.coco import NO_ISCROWD, category_from_json, category_to_json
 from annotate.dataset import Category, DatasetBuilder, KeypointDataset
 from annotate.errors import PosekitError
 from annotate.images import LABELME_IMAGE_SUFFIXES, check_image_header
-from annotate.io import dumps_json, json_numbers, read_json, safe_relative
+from annotate.io import dumps_json, json_numbers, read_json, resolved_folder, safe_relative
 from annotate.notes import Notes
 from annotate.skeletons import Layout, normalise_name
 
@@ -150,7 +150,8 @@ def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout | Catego
     if not isinstance(shapes, list):
         raise PosekitError(json_path, "no 'shapes' list; not a LabelMe file")
     img_full = resolve_image(obj, json_path, root)
-    file_name = img_full.relative_to(root.resolve()).as_posix()
+    # inside root (resolve_image makes sure of it): the path below the resolved root
+    file_name = str(img_full)[len(resolved_folder(str(root))):].lstrip(os.sep).replace(os.sep, "/")
     w, h = obj.get("imageWidth"), obj.get("imageHeight")
     meta = obj.get("posekit") if isinstance(obj.get("posekit"), dict) else {}
     im_extra = meta.get("image_extra") if isinstance(meta.get("image_extra"), dict) else {}
@@ -177,8 +178,11 @@ def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout | Catego
     notes = Notes()
 
     def group(gid: Any) -> dict[str, Any]:
-        return groups.setdefault(gid, {"kps": np.zeros((K, 3)), "seen": {}, "box": None, "attrs": {},
-                                       "seg": [], "kp_scores": {}, "kp_desc": {}})
+        g = groups.get(gid)
+        if g is None:
+            g = groups[gid] = {"kps": np.zeros((K, 3)), "seen": {}, "box": None, "attrs": {}, "seg": [],
+                               "kp_scores": {}, "kp_desc": {}}
+        return g
 
     for s_idx, shape in enumerate(shapes):
         where = f"shape {s_idx}"
@@ -221,9 +225,12 @@ def parse_labelme(obj: Any, json_path: Path, root: Path, layout: Layout | Catego
             desc = shape.get("description")
             if isinstance(desc, str) and desc and not (desc.startswith(_SCORE_PREFIX) and j in g["kp_scores"]):
                 g["kp_desc"][j] = desc
-            other_flags = [k for k, v in flags.items() if k != "occluded" and v]
-            notes.lost("point flags other than 'occluded' (COCO keypoints have no place for them)", len(other_flags))
-            notes.lost("point shape keys COCO keypoints cannot hold", len(set(shape) - _POINT_KEYS))
+            if flags:
+                other_flags = [k for k, v in flags.items() if k != "occluded" and v]
+                notes.lost("point flags other than 'occluded' (COCO keypoints have no place for them)",
+                           len(other_flags))
+            if not shape.keys() <= _POINT_KEYS:
+                notes.lost("point shape keys COCO keypoints cannot hold", len(shape.keys() - _POINT_KEYS))
         elif stype == "rectangle" and norm == person_key:
             g = group(gid)
             if g["box"] is not None:
