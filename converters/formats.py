@@ -350,7 +350,8 @@ def note_unheld(ds: KeypointDataset, notes: Notes, *, ann_fields: tuple[str, ...
     counts = Counter(chain.from_iterable(extras))
     # num_keypoints is the count of labeled points (every format has them); NO_ISCROWD marks a file
     # without iscrowd keys (a fact of the source, not a field)
-    for n, keys in _by_count({k: c for k, c in counts.items() if k not in (*ann_fields, "num_keypoints", NO_ISCROWD)}):
+    held = {*ann_fields, "num_keypoints", NO_ISCROWD}
+    for n, keys in _by_count({k: c for k, c in counts.items() if k not in held}):
         notes.lost(f"annotations' {', '.join(keys)}", n)
     img_counts = Counter(chain.from_iterable(im.extra for im in ds.images))
     for n, keys in _by_count({k: c for k, c in img_counts.items() if k not in image_fields}):
