@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.posekit-setup
 
-.PHONY: setup demo test bench sample-data clean-demo
+.PHONY: setup demo test fuzz bench sample-data clean-demo
 
 $(STAMP): scripts/setup_env.sh requirements.txt pyproject.toml
 	bash scripts/setup_env.sh
@@ -17,6 +17,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# longer random exploration of the property tests (random seeds; not part of `make test`)
+fuzz: $(STAMP)
+	POSEKIT_HYPOTHESIS_PROFILE=fuzz POSEKIT_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q -p no:randomly \
+	  tests/test_fidelity.py tests/test_fuzz.py tests/test_labelme.py tests/test_cvat.py \
+	  tests/test_labelstudio.py tests/test_openpose.py tests/test_yolo.py tests/test_matv5.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -8,12 +8,17 @@ import enum
 import gc
 import traceback
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 
 from . import console
 from .errors import PosekitError
+
+if TYPE_CHECKING:
+    from converters.formats import Context
+
+    from .prelabel import PrelabelSummary
 
 app = typer.Typer(
     name="annotate", no_args_is_help=True, add_completion=False,
@@ -59,23 +64,6 @@ convert_app = typer.Typer(
          "The commands below are shortcuts for the older conversions.")
 app.add_typer(convert_app, name="convert")
 
-DEBUG = False
-
-
-def _layout_names() -> dict[str, str]:
-    from .skeletons import LAYOUTS
-    return {name: name for name in LAYOUTS}
-
-
-#: Every built-in layout (annotate/skeletons.py), for --layout.
-LayoutName = enum.Enum("LayoutName", _layout_names(), type=str)
-
-
-class MpiiLayout(str, enum.Enum):
-    coco17 = "coco17"
-    mpii16 = "mpii16"
-
-
 class RenderLayout(str, enum.Enum):
     openpose18 = "openpose18"
     coco17 = "coco17"
@@ -83,19 +71,10 @@ class RenderLayout(str, enum.Enum):
     native = "native"
 
 
-class Split(str, enum.Enum):
-    train = "train"
-    test = "test"
-    all = "all"
-
-
 @app.callback()
 def main(quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the final result line."),
          debug: bool = typer.Option(False, "--debug", help="Show a traceback for errors.")) -> None:
     """Pre-label, convert, validate and render COCO person-keypoint annotations."""
-    global DEBUG
-    console.QUIET = quiet
-    DEBUG = debug
 
 
 #: Top-level modules of the optional extras, for a clear line when one is missing.
@@ -103,26 +82,31 @@ EXTRAS = {"torch": "prelabel", "mmcv": "prelabel", "mmengine": "prelabel", "mmpo
           "mmdet": "prelabel", "ray": "prelabel", "labelme": "gui", "PyQt5": "gui"}
 
 
-def run(fn: Callable[[], int | None], quiet: bool = False, pause_gc: bool = True) -> None:
-    """Run a command body: PosekitError -> one line on stderr and exit 2.
+NOTHING_WRITTEN = "interrupted; nothing was written (outputs appear whole or not at all)"
+
+
+def run(fn: Callable[[], int | None], quiet: bool = False, pause_gc: bool = True,
+        interrupted: str = NOTHING_WRITTEN) -> None:
+    """Run a command body: PosekitError -> one line on stderr and exit 2; Ctrl-C -> the
+    ``interrupted`` line (what is on disk then) and exit 130. (``quiet`` is read by the console
+    from the command's options; the parameter stays for the commands' call shape.)
 
     ``pause_gc``: the cyclic garbage collector is off while the body runs. Conversions make
     millions of small lists and dicts and no reference cycles; the collector's repeated passes
     over them cost a third of a conversion's time. (Pre-labelling keeps it on: torch and
     mmengine objects do form cycles over a long run.)"""
-    console.QUIET = console.QUIET or quiet
     was_enabled = gc.isenabled()
     if pause_gc:
         gc.disable()
     try:
         code = fn() or 0
     except PosekitError as exc:
-        if DEBUG:
+        if console.debug():
             traceback.print_exc()
         console.error_line(str(exc))
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        console.error_line("interrupted; no partial output was written")
+        console.error_line(interrupted)
         raise typer.Exit(130) from None
     except MemoryError:
         console.error_line("out of memory")
@@ -133,13 +117,13 @@ def run(fn: Callable[[], int | None], quiet: bool = False, pause_gc: bool = True
         extra = EXTRAS.get((exc.name or "").split(".")[0])
         if extra is None:
             raise
-        if DEBUG:
+        if console.debug():
             traceback.print_exc()
         console.error_line(f"this command needs {exc.name}, which is not installed: pip install 'posekit[{extra}]' "
                            f"(or run `make demo` / scripts/setup_env.sh, which installs everything)")
         raise typer.Exit(2) from None
     except Exception as exc:  # a bug, or bad input we did not foresee: still one line
-        if DEBUG:
+        if console.debug():
             traceback.print_exc()
         console.error_line(f"unexpected {exc.__class__.__name__}: {exc} (run with --debug for a traceback)")
         raise typer.Exit(2) from None
@@ -166,148 +150,128 @@ QUIET = typer.Option(False, "--quiet", "-q", help="Print only errors and the fin
 
 # --------------------------------------------------------------------------- convert
 
-@convert_app.command("labelme-to-coco")
+def convert_and_report(source: Path, output: Optional[Path], to: Optional[str], from_: Optional[str] = None,
+                       ctx: "Context | None" = None, map_to: Optional[str] = None, overwrite: bool = False) -> int:
+    """The body of every conversion command (``convert SRC --to F`` and its named aliases): one
+    conversion path, one set of messages."""
+    from converters.formats import FORMATS, Context, convert
+
+    if to is None:
+        raise PosekitError(None, f"missing --to FORMAT ({', '.join(FORMATS)})")
+    if output is None:
+        raise PosekitError(None, "missing -o/--output (the file or folder to write)")
+    ctx = ctx or Context()
+    try:
+        with console.progress("converting", None) as advance:
+            ctx.progress = advance
+            res = convert(source, output, to, from_, ctx, map_to, overwrite)
+    except PosekitError:
+        report_bad_files(ctx, "error")
+        raise
+    report_bad_files(ctx, "skipped")
+    if res.mapping:
+        console.info(f"keypoints mapped: {res.mapping}")
+    console.info(f"wrote {output} ({res.target_format}, read as {res.source_format}): {res.summary}")
+    no_size = sum(1 for im in res.ds.images if im.width is None or im.height is None)
+    if no_size and res.target_format == "coco":
+        console.warning(f"{no_size} of {len(res.ds.images)} images have no width/height (the source does not give "
+                        f"them): mmpose's CocoDataset needs them and `annotate validate` reports them as errors; "
+                        f"pass --images DIR to read them from the images")
+    if res.target_format == "labelme":
+        from converters.labelme_setup import setup_labelme
+
+        for line in setup_labelme(output, [im.file_name for im in res.ds.images], list(res.ds.category.keypoints),
+                                  ctx.images, ctx.person_label).lines():
+            console.info(line)
+    print(res.notes.line())
+    return 0
+
+
+def report_bad_files(ctx: "Context", how: str) -> None:
+    """One line per bad file of the source (errors when they refused the conversion, else the
+    files --skip-bad skipped)."""
+    for exc in ctx.bad_files:
+        if how == "error":
+            console.error_line(str(exc))
+        else:
+            console.warning(f"skipped {exc}")
+
+
+LAYOUT_OPTION = typer.Option(None, help="Layout of a source whose files do not name it (LabelMe point labels, YOLO "
+                             "without kpt_names, Label Studio without config); for MPII the layout read into "
+                             "(mpii16, lossless, by default; coco17 keeps the 12 joints COCO has).")
+CATEGORY_OPTION = typer.Option(None, "--category", help="Read only this keypoint category (name or id) of a "
+                               "source holding several, e.g. one layout of a multi-layout COCO file.")
+SKIP_BAD = typer.Option(False, "--skip-bad", help="Convert the good files and skip bad ones, each listed and "
+                        "counted (default: a bad file refuses the conversion and nothing is written).")
+BOX_MARGIN = typer.Option(0.1, min=0, help="Margin (fraction of size) of boxes made from keypoints.")
+
+
+@convert_app.command("labelme-to-coco", cls=OneLineUsage)
 def labelme_to_coco(
     labelme_dir: Path = typer.Argument(..., help="Folder of LabelMe .json files (searched recursively)."),
     output: Path = typer.Option(..., "-o", "--output", help="COCO keypoint JSON to write."),
-    layout: Optional[LayoutName] = typer.Option(None, help="Keypoint layout the point labels name (default: the "
-                                                "category the files carry, as posekit writes it; else coco17)."),
+    layout: Optional[str] = LAYOUT_OPTION,
     images: Optional[Path] = typer.Option(None, help="Images folder: imagePath must point inside it and COCO "
-                                          "file_name is relative to it (default: LABELME_DIR)."),
+                                          "file_name is relative to it (default: found from the files)."),
     person_label: str = typer.Option("person", help="Label of the rectangle that is a person's box."),
-    box_margin: float = typer.Option(0.1, min=0, help="Margin (fraction of size) of boxes made from keypoints."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Convert the good files and skip bad ones "
-                                  "(default: report every bad file and write nothing)."),
+    box_margin: float = BOX_MARGIN,
+    skip_bad: bool = SKIP_BAD,
     overwrite: bool = OVERWRITE,
     quiet: bool = QUIET,
 ) -> None:
-    """LabelMe folder -> one COCO keypoint file."""
-    def body() -> int:
-        from converters.labelme import find_labelme_files, read_labelme_folder
-        from .coco import save_coco
-        from .skeletons import get_layout
+    """LabelMe folder -> one COCO file: the same as `annotate convert LABELME_DIR -o X.json --to coco`."""
+    from converters.formats import Context
 
-        check_output(output, overwrite)
-        if images is not None and not images.is_dir():
-            raise PosekitError(images, "images folder not found")
-        total = len(find_labelme_files(labelme_dir))
-        with console.progress("reading LabelMe", total) as advance:
-            ds, errors = read_labelme_folder(labelme_dir, get_layout(layout.value) if layout else None,
-                                             person_label, box_margin, advance, images)
-        for exc in errors:
-            console.error_line(str(exc))
-        if errors and not skip_bad:
-            raise PosekitError(labelme_dir, f"{len(errors)} of {total} files are bad; nothing written "
-                                            f"(fix them, or pass --skip-bad to convert the rest)")
-        notes = ds.notes.merge(save_coco(ds, output))
-        notes.lost("bad LabelMe files skipped (listed above)", len(errors))
-        console.info(f"wrote {output}: {len(ds.images)} images, {len(ds)} persons")
-        console.info(notes.line())
-        return 0
-    run(body, quiet)
+    ctx = Context(images=images, layout=layout, person_label=person_label, box_margin=box_margin, skip_bad=skip_bad)
+    run(lambda: convert_and_report(labelme_dir, output, "coco", "labelme", ctx, None, overwrite), quiet)
 
 
-@convert_app.command("coco-to-labelme")
+@convert_app.command("coco-to-labelme", cls=OneLineUsage)
 def coco_to_labelme(
     coco_json: Path = typer.Argument(..., help="COCO keypoint JSON."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder for the LabelMe files (one per image)."),
     images: Optional[Path] = typer.Option(None, help="Folder of the images; imagePath is made relative to it "
                                           "(default: images sit beside the JSON files)."),
+    category: Optional[str] = CATEGORY_OPTION,
     person_label: str = typer.Option("person", help="Label of the person rectangles."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace LabelMe files that already exist."),
     quiet: bool = QUIET,
 ) -> None:
-    """COCO keypoint file -> one LabelMe file per image (opens in labelme)."""
-    def body() -> int:
-        from converters.labelme import dataset_to_labelme
-        from .coco import load_coco
-        from .io import write_bytes_atomic
+    """COCO file -> one LabelMe file per image: the same as `annotate convert X.json -o DIR --to labelme`."""
+    from converters.formats import Context
 
-        ds = load_coco(coco_json)
-        if images is not None and not images.is_dir():
-            raise PosekitError(images, "images folder not found")
-        if output.exists() and not output.is_dir():
-            raise PosekitError(output, "exists and is not a folder")
-        try:
-            docs = dataset_to_labelme(ds, output, images, person_label)
-        except PosekitError as exc:
-            raise PosekitError(coco_json, exc.message) from None
-        existing = [p for p in docs if p.exists()]
-        if existing and not overwrite:
-            raise PosekitError(existing[0], f"already exists ({len(existing)} of {len(docs)} targets do); "
-                                            f"nothing written; pass --overwrite to replace them")
-        with console.progress("writing LabelMe", len(docs)) as advance:
-            for path, data in docs.items():
-                write_bytes_atomic(path, data)
-                advance(1)
-        n_files = sum(1 for p in docs if p.name.endswith(".json") and not p.name.startswith("."))
-        console.info(f"wrote {n_files} LabelMe files to {output} ({len(ds)} persons)")
-        console.info(ds.notes.line())
-        from converters.labelme_setup import setup_labelme  # labelme config + the command to open the files
-        for line in setup_labelme(output, [im.file_name for im in ds.images], list(ds.category.keypoints),
-                                  images, person_label).lines():
-            console.info(line)
-        return 0
-    run(body, quiet)
+    ctx = Context(images=images, category=category, person_label=person_label)
+    run(lambda: convert_and_report(coco_json, output, "labelme", "coco", ctx, None, overwrite), quiet)
 
 
-@convert_app.command("mpii-to-coco")
+@convert_app.command("mpii-to-coco", cls=OneLineUsage)
 def mpii_to_coco(
     source: Path = typer.Argument(..., help="MPII .mat release (mpii_human_pose_v1_u12_1.mat) or mmpose MPII .json."),
     output: Path = typer.Option(..., "-o", "--output", help="COCO keypoint JSON to write."),
-    layout: MpiiLayout = typer.Option(MpiiLayout.coco17, help="coco17 (12 shared joints) or mpii16 (lossless)."),
+    layout: Optional[str] = LAYOUT_OPTION,
     images: Optional[Path] = typer.Option(None, help="Images folder; image width/height are read from headers."),
-    split: Split = typer.Option(Split.all, help="Images to take from the .mat release by img_train."),
-    box_margin: float = typer.Option(0.1, min=0, help="Margin (fraction of size) around the keypoints' extent."),
+    box_margin: float = BOX_MARGIN,
     overwrite: bool = OVERWRITE,
     quiet: bool = QUIET,
 ) -> None:
-    """MPII (.mat or mmpose JSON) -> COCO keypoint file."""
-    def body() -> int:
-        if source.suffix.lower() == ".mat" and source.is_file():
-            from converters.matfile import prefetch
-            prefetch(source, "RELEASE")  # inflate while the converters are imported
-        from converters.mpii import read_mpii
-        from .coco import save_coco
+    """MPII (.mat or mmpose JSON) -> COCO: the same as `annotate convert SRC -o X.json --to coco`."""
+    from converters.formats import Context
 
-        check_output(output, overwrite, (source,))
-        ds = read_mpii(source, layout.value, images, split.value, box_margin)
-        notes = ds.notes.merge(save_coco(ds, output))
-        console.info(f"wrote {output}: {len(ds.images)} images, {len(ds)} persons, layout {layout.value}")
-        no_size = sum(1 for im in ds.images if im.width is None or im.height is None)
-        if no_size:
-            console.warning(f"{no_size} of {len(ds.images)} images have no width/height (the file does not give "
-                            f"them): mmpose's CocoDataset needs them and `annotate validate` reports them as "
-                            f"errors; pass --images DIR to read them from the images")
-        console.info(notes.line())
-        return 0
-    run(body, quiet)
+    ctx = Context(images=images, layout=layout, box_margin=box_margin)
+    run(lambda: convert_and_report(source, output, "coco", "mpii", ctx, None, overwrite), quiet)
 
 
-@convert_app.command("coco-to-mpii")
+@convert_app.command("coco-to-mpii", cls=OneLineUsage)
 def coco_to_mpii(
-    coco_json: Path = typer.Argument(..., help="COCO keypoint JSON (coco17 or mpii16 category)."),
+    coco_json: Path = typer.Argument(..., help="COCO keypoint JSON (mpii16 category; others need --map-to)."),
     output: Path = typer.Option(..., "-o", "--output", help="mmpose MPII JSON to write."),
+    map_to: Optional[str] = typer.Option(None, "--map-to", help="Map the keypoints to this layout first (mpii16)."),
     overwrite: bool = OVERWRITE,
     quiet: bool = QUIET,
 ) -> None:
-    """COCO keypoint file -> mmpose MPII JSON (1-based)."""
-    def body() -> int:
-        from converters.mpii import write_mpii_json
-        from .coco import load_coco
-        from .io import write_json_atomic
-
-        check_output(output, overwrite, (coco_json,))
-        ds = load_coco(coco_json)
-        try:
-            entries = write_mpii_json(ds)
-        except PosekitError as exc:
-            raise PosekitError(coco_json, exc.message) from None
-        write_json_atomic(output, entries)
-        console.info(f"wrote {output}: {len(entries)} persons")
-        console.info(ds.notes.line())
-        return 0
-    run(body, quiet)
+    """COCO file -> mmpose MPII JSON (1-based): the same as `annotate convert X.json -o Y.json --to mpii`."""
+    run(lambda: convert_and_report(coco_json, output, "mpii", "coco", None, map_to, overwrite), quiet)
 
 
 @convert_app.command(ConvertGroup.GENERIC, hidden=True, cls=OneLineUsage)
@@ -322,8 +286,8 @@ def convert_any(
                                          "(coco17, mpii16, openpose18, body25, crowdpose14, aic14, halpe26, "
                                          "mpi15): named mappings, else by keypoint name; prints what maps, what "
                                          "is derived (neck = mean of the shoulders) and what is dropped."),
-    layout: Optional[str] = typer.Option(None, help="Layout of a source whose files do not name it (LabelMe "
-                                         "point labels, YOLO without kpt_names, Label Studio without config)."),
+    layout: Optional[str] = LAYOUT_OPTION,
+    category: Optional[str] = CATEGORY_OPTION,
     images: Optional[Path] = typer.Option(None, help="Folder the image file names are relative to (YOLO links "
                                           "images from it; sizes missing from the source are read from it)."),
     outside: str = typer.Option("hide", help="YOLO: labeled keypoints outside the image (Ultralytics drops the "
@@ -332,39 +296,26 @@ def convert_any(
     visibility: bool = typer.Option(True, "--visibility/--no-visibility", help="YOLO: kpt_shape [K, 3] "
                                     "(x, y, visibility) or [K, 2]."),
     image_root_url: str = typer.Option("/data/local-files/?d=", help="Label Studio: prefix of each task's image "
-                                       "URL (local files storage by default)."),
+                                       "URL for images that had none (local files storage by default)."),
     person_label: str = typer.Option("person", help="LabelMe: label of the rectangle that is a person's box; "
                                      "CVAT: the skeleton label read (default: 'person' when declared, else the "
                                      "skeleton label with the most skeletons)."),
-    box_margin: float = typer.Option(0.1, min=0, help="Margin (fraction of size) of boxes made from keypoints."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="LabelMe: convert the good files, skip bad ones."),
+    box_margin: float = BOX_MARGIN,
+    skip_bad: bool = SKIP_BAD,
     overwrite: bool = OVERWRITE,
     quiet: bool = QUIET,
 ) -> None:
     """SRC (any format) -> DST in --to FORMAT, through posekit's one dataset model."""
     def body() -> int:
-        from converters.formats import FORMATS, Options, convert
+        from converters.formats import Context
 
-        if to is None:
-            raise PosekitError(None, f"missing --to FORMAT ({', '.join(FORMATS)})")
-        if output is None:
-            raise PosekitError(None, "missing -o/--output (the file or folder to write)")
         if not source.exists() and not source.suffix and "/" not in str(source):
             names = [c.name for c in convert_app.registered_commands if c.name and c.name != ConvertGroup.GENERIC]
             raise PosekitError(source, f"no such file or folder, nor a convert command ({', '.join(names)})")
-        opts = Options(images, layout, person_label, box_margin, outside, visibility, image_root_url, skip_bad)
-        res = convert(source, output, to, from_, opts, map_to, overwrite)
-        if res.mapping:
-            console.info(f"keypoints mapped: {res.mapping}")
-        console.info(f"wrote {output} ({res.target_format}, read as {res.source_format}): {res.summary}")
-        if res.target_format == "labelme":
-            from converters.labelme_setup import setup_labelme
-
-            for line in setup_labelme(output, [im.file_name for im in res.ds.images],
-                                      list(res.ds.category.keypoints), images, person_label).lines():
-                console.info(line)
-        print(res.notes.line())
-        return 0
+        ctx = Context(images=images, layout=layout, category=category, person_label=person_label,
+                      box_margin=box_margin, outside=outside, visibility=visibility, image_root_url=image_root_url,
+                      skip_bad=skip_bad)
+        return convert_and_report(source, output, to, from_, ctx, map_to, overwrite)
     run(body, quiet)
 
 
@@ -391,14 +342,13 @@ def config(
     def body() -> int:
         import sys
 
-        from converters.formats import FORMATS, Options, detect_format, get_format
+        from converters.formats import Context, read_dataset
         from .io import write_bytes_atomic
         from .training_config import mmpose_dataset_info, ultralytics_data_yaml
 
         if output is not None:
             check_output(output, overwrite, (source,))
-        fmt = get_format(from_) if from_ else FORMATS[detect_format(source)]
-        ds = fmt.read(source, Options()).ds
+        ds = read_dataset(source, Context(), from_)[0].ds
         text = mmpose_dataset_info(ds, source.name) if for_ is ConfigFor.mmpose else \
             ultralytics_data_yaml(ds, source=source.name)
         if output is None:
@@ -446,7 +396,7 @@ def validate(
             raise PosekitError(report, "exists and is not a folder")
         opts = ValidationOptions(tolerance, box_margin, z_threshold)
         findings, ds = validate_file(coco_json, images, opts)
-        if not console.QUIET and not findings.empty:
+        if not console.quiet() and not findings.empty:
             console.out.print(summary_table(findings, f"{coco_json}: findings by rule"))
         code = exit_code(findings, fail_on.value)
         in_file = findings.attrs.get("annotations_in_file", len(ds))
@@ -470,7 +420,7 @@ def validate(
 
 @app.command()
 def render(
-    coco_json: Path = typer.Argument(..., help="COCO keypoint JSON."),
+    coco_json: Path = typer.Argument(..., help="The dataset: COCO JSON (or anything `annotate convert` reads)."),
     images: Path = typer.Option(..., help="Folder of the images named by file_name."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder for .npz targets and pictures."),
     input_size: int = typer.Option(368, min=8, help="Network input size: the image's longer side is scaled to this."),
@@ -493,20 +443,17 @@ def render(
     Large files are rendered in a process pool (one process per core), with the same files as
     --workers 1 writes."""
     def body() -> int:
-        import numpy as np
-
-        from .coco import load_coco, save_coco
-        from .dataset import Category, DatasetBuilder
-        from .images import image_path
-        from .render import (RenderJob, default_workers, image_size, output_names, pool_size, render_all,
-                             target_layout)
+        from .render import (RenderJob, default_workers, plan_render, pool_size, render_all, target_layout,
+                             write_decoded)
         from .targets import OpenPoseCodec, TargetParams
+
+        from converters.formats import Context, read_dataset
 
         if not images.is_dir():
             raise PosekitError(images, "images folder not found")
         if output.exists() and not output.is_dir():
             raise PosekitError(output, "exists and is not a folder")
-        ds = load_coco(coco_json)
+        ds = read_dataset(coco_json, Context(images=images))[0].ds
         try:
             lay, kps = target_layout(ds, layout.value)
         except PosekitError as exc:
@@ -516,22 +463,11 @@ def render(
                                           "limbs), so the targets have no PAFs to tell which keypoints belong to "
                                           "one person and no person can be decoded; render without --decode")
         codec = OpenPoseCodec.from_layout(lay, TargetParams(stride, sigma, paf_width))
-        by_image = ds.indices_by_image()
-        wanted = set(image_ids or ())
-        todo = [i for i, im in enumerate(ds.images) if not wanted or im.id in wanted]
-        if image_ids and not todo:
-            raise PosekitError(coco_json, f"none of the image ids {image_ids} is in the file")
-        # every image must be there and be an image, and no two may share output files, before
-        # anything is written
-        sizes = {i: image_size(image_path(images, ds.images[i].file_name, coco_json)) for i in todo}
-        try:
-            names, renamed = output_names([ds.images[i].file_name for i in todo], [ds.images[i].id for i in todo])
-        except PosekitError as exc:
-            raise PosekitError(coco_json, exc.message) from None
+        todo, sizes, names, renamed = plan_render(ds, images, image_ids, coco_json)
         if renamed:
             console.info(f"{renamed} images share a name with another image but for the extension or case: "
                          "written as NAME_EXT (e.g. x_jpg.npz, x_png.npz); each .npz holds its file_name")
-        job = RenderJob(ds, kps, lay, codec, images, output, input_size, coco_json, by_image,
+        job = RenderJob(ds, kps, lay, codec, images, output, input_size, coco_json, ds.indices_by_image(),
                         dict(zip(todo, names)), sizes, frozenset(todo[:pictures]), decode_back)
         n_workers = workers or default_workers(len(todo))
         results: dict[int, dict] = {}
@@ -544,18 +480,8 @@ def render(
                 elif decode_back:
                     results[i] = res
         if decode_back:
-            decoded = DatasetBuilder(Category.from_layout(lay))
-            for i in todo:  # in file order, whichever worker finished first
-                if i in results:
-                    im = ds.images[i]
-                    decoded.add_image(im.file_name, im.width, im.height, image_id=im.id)
-                    for person in results[i]["decoded"]:
-                        decoded.add_person(im.id, person, score=float(person[:, 2].mean()))
-            dds = decoded.build()
-            dds.keypoints[:, :, 2] = np.where(dds.keypoints[:, :, 2] > 0, 2, 0)
-            save_coco(dds, output / "decoded.json")
-            n_ann = int(sum((~ds.iscrowd[by_image[ds.images[i].id]]).sum() for i in todo))
-            console.info(f"decoded {len(dds)} persons from the targets of {n_ann} annotated persons "
+            n_dec, n_ann = write_decoded(job, todo, results, output / "decoded.json")
+            console.info(f"decoded {n_dec} persons from the targets of {n_ann} annotated persons "
                          f"-> {output / 'decoded.json'}")
         no_limbs = " (the layout has no skeleton)" if not lay.limbs else ""
         n_pics = min(pictures, len(todo) - len(failures))
@@ -566,7 +492,8 @@ def render(
         if failures:
             raise PosekitError(coco_json, f"{len(failures)} image(s) could not be rendered (see above)")
         return 0
-    run(body, quiet)
+    run(body, quiet, interrupted="interrupted; each image rendered so far is complete in the output folder, "
+        "the rest were not written")
 
 
 # --------------------------------------------------------------------------- prelabel
@@ -642,26 +569,35 @@ def prelabel(
             net = spec.build()
             with console.progress("pre-labeling", None, "images") as advance:
                 summary = run_prelabel(images_dir, output, net, opts, advance, advance.set_total, plan)
-        for line in summary.failed:
-            console.error_line(f"skipped {line}")
-        for line in summary.unreadable_edits:
-            console.error_line(f"not in the set's COCO file: {line}")
-        rate = summary.processed / summary.seconds if summary.seconds > 0 else 0.0
-        console.info(f"images: {summary.images}, pre-labeled: {summary.processed} ({rate:.2f} images/s), "
-                     f"persons: {summary.persons}, mean person score: {summary.mean_score:.3f}")
-        if summary.skipped_existing:
-            console.info(f"skipped {summary.skipped_existing} image(s) that already have a LabelMe file "
-                         f"(resume; --overwrite replaces unedited ones)")
-        if summary.kept_edited:
-            console.info(f"kept {len(summary.kept_edited)} LabelMe file(s) edited by a person, e.g. {summary.kept_edited[0]}")
-        if summary.failed:
-            console.info(f"failed: {len(summary.failed)} image(s) (listed above; run again to retry them)")
-        console.info(summary.notes.line())
-        if summary.review_first:
-            first = ", ".join(f"{name} ({'no person' if s is None else f'{s:.2f}'})" for name, s in summary.review_first)
-            console.info(f"review first (weakest person score): {first}; all in {summary.review_path}")
-        console.info(f"LabelMe files in {output}; COCO for the set: {summary.coco_path}")
-        for line in summary.labelme_lines:  # labelme's config and the command that opens the images
-            console.info(line)
+        report_prelabel(summary, output)
         return 0
-    run(body, quiet, pause_gc=False)
+    run(body, quiet, pause_gc=False, interrupted="interrupted; the files written so far are complete; run the "
+        "same command again to go on (images with a LabelMe file are skipped)")
+
+
+def report_prelabel(summary: "PrelabelSummary", output: Path) -> None:
+    """The lines a pre-labeling run ends with: failures, counts, resume, review order, labelme."""
+    for line in summary.failed:
+        console.error_line(f"skipped {line}")
+    for line in summary.unreadable_edits:
+        console.error_line(f"not in the set's COCO file: {line}")
+    rate = summary.processed / summary.seconds if summary.seconds > 0 else 0.0
+    console.info(f"images: {summary.images}, pre-labeled: {summary.processed} ({rate:.2f} images/s), "
+                 f"persons: {summary.persons}, mean person score: {summary.mean_score:.3f}")
+    if summary.skipped_existing:
+        console.info(f"skipped {summary.skipped_existing} image(s) that already have a LabelMe file "
+                     f"(resume; --overwrite replaces unedited ones)")
+    if summary.kept_edited:
+        console.info(f"kept {len(summary.kept_edited)} LabelMe file(s) edited by a person, e.g. {summary.kept_edited[0]}")
+    if summary.failed:
+        console.info(f"failed: {len(summary.failed)} image(s) (listed above; run again to retry them)")
+    console.info(summary.notes.line())
+    if summary.review_first:
+        first = ", ".join(f"{name} ({'no person' if s is None else f'{s:.2f}'})" for name, s in summary.review_first)
+        console.info(f"review first (weakest person score): {first}; all in {summary.review_path}")
+    console.info(f"LabelMe files in {output}; COCO for the set: {summary.coco_path}")
+    for line in summary.labelme_lines:  # labelme's config and the command that opens the images
+        console.info(line)
+
+
+from . import cli_ops  # noqa: E402,F401  (registers stats, filter, merge, split and compare)

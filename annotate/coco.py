@@ -7,24 +7,27 @@ one by one and the offending annotations are left out instead (used by the valid
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import orjson
 
 from .dataset import Category, ImageInfo, KeypointDataset
 from .errors import PosekitError
-from .io import json_numbers, parse_json_bytes, paused_gc, read_bytes, write_json_atomic
+from .io import dumps_json, json_numbers, parse_json_bytes, paused_gc, read_bytes, write_bytes_atomic
 from .notes import Notes
+
+if TYPE_CHECKING:
+    from converters.formats import Context, Output, Probe, Source
 
 #: ``report(rule, severity, image_id, ann_id, message, value)``
 Reporter = Callable[[str, str, Any, Any, str, Any], None]
 
-#: Marker in an annotation's ``extra``: the file had no ``iscrowd`` key.
-NO_ISCROWD = "_no_iscrowd"
 _ANN_CORE = ("id", "image_id", "category_id", "keypoints", "bbox", "area", "iscrowd", "score")
 _IMG_CORE = ("id", "file_name", "width", "height")
 _CAT_CORE = ("id", "name", "keypoints", "skeleton")
@@ -71,64 +74,21 @@ def _is_number(x: Any) -> bool:
 
 
 def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | None = None,
-                   booleans: bool = True) -> KeypointDataset:
+                   booleans: bool = True, category: str | None = None) -> KeypointDataset:
     """Build a dataset from parsed COCO JSON. Structural problems go to ``report`` (or raise).
-    ``booleans=False`` says the JSON holds no true/false (so no number can be one)."""
+    ``booleans=False`` says the JSON holds no true/false (so no number can be one).
+    ``category``: keep only the keypoint category of that name (or id), e.g. one layout of a
+    file holding several; the other categories' annotations are counted as not carried."""
     rep = report or _raiser(path)
-    if not isinstance(obj, dict):
-        raise PosekitError(path, f"expected a COCO JSON object, found a {type(obj).__name__}")
-    for key in ("images", "annotations", "categories"):
-        if key not in obj:
-            raise PosekitError(path, f"not a COCO keypoint file: no '{key}' list")
-        if not isinstance(obj[key], list):
-            raise PosekitError(path, f"'{key}' must be a list, found {type(obj[key]).__name__}")
-
-    categories, other_cats = _parse_categories(obj["categories"], path, rep)
-    category = categories[0]
-    kp_cat_ids = {c.id for c in categories}
-    K = category.num_keypoints
+    _check_top(obj, path)
+    categories, other_cats, skipped = _parse_categories(obj["categories"], path, rep, category)
     images = _parse_images(obj["images"], rep)
-    image_ids = {im.id for im in images}
-
-    screened = _screen_annotations(obj["annotations"], kp_cat_ids, other_cats, image_ids, K)
-    good, other_anns, columns = screened or ([], [], None)
-    seen_ids: set = set()
-    for i, ann in enumerate(obj["annotations"] if screened is None else ()):  # a fault: find and report it
-        if not isinstance(ann, dict):
-            rep("schema.annotation_type", "error", None, None, f"annotations[{i}] is not an object", None)
-            continue
-        aid = ann.get("id")
-        if not _is_int(aid):
-            rep("schema.annotation_id", "error", ann.get("image_id"), aid,
-                f"annotations[{i}] has id {aid!r}; expected an integer", aid)
-            continue
-        if aid in seen_ids:
-            rep("schema.duplicate_id", "error", ann.get("image_id"), aid, f"annotation id {aid} is used twice", aid)
-            continue
-        seen_ids.add(aid)
-        cid = ann.get("category_id")
-        if not _is_int(cid) or cid not in kp_cat_ids:
-            if _is_int(cid) and cid in other_cats:
-                other_anns.append(ann)
-            else:
-                rep("schema.category_id", "error", ann.get("image_id"), aid,
-                    f"category_id {ann.get('category_id')!r} is not a category of this file", ann.get("category_id"))
-            continue
-        if not _is_int(ann.get("image_id")) or ann["image_id"] not in image_ids:
-            rep("schema.image_id", "error", ann.get("image_id"), aid,
-                f"image_id {ann.get('image_id')!r} is not an image of this file", ann.get("image_id"))
-            continue
-        kp = ann.get("keypoints")
-        if not isinstance(kp, list):
-            rep("schema.keypoints_type", "error", ann["image_id"], aid,
-                f"'keypoints' must be a list, found {type(kp).__name__}", None)
-            continue
-        if len(kp) != 3 * K:
-            rep("schema.keypoints_length", "error", ann["image_id"], aid,
-                f"has {len(kp)} keypoint values; category '{category.name}' needs 3x{K}={3 * K}", len(kp))
-            continue
-        good.append(ann)
-
+    anns = obj["annotations"]
+    notes = Notes()
+    if skipped:
+        anns = _without_categories(anns, skipped, notes)
+    good, other_anns, columns = _good_annotations(anns, categories, other_cats, {im.id for im in images}, rep)
+    K = categories[0].num_keypoints
     kps, bad = _keypoint_array(good, K, rep, booleans)
     bad |= _check_visibility(good, kps, rep, warn_float_flags=report is not None)
     # rows reported above (values that are not numbers, NaN, flags outside {0, 1, 2}) are left
@@ -140,17 +100,7 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
     if columns is None:
         columns = tuple(np.array(list(map(itemgetter(k), good)), dtype=np.int64)
                         for k in ("id", "image_id", "category_id"))
-
     n = len(good)
-    bbox = _number_column(good, "bbox", (4,), rep, "is not [x, y, w, h] finite numbers", booleans)
-    area = _number_column(good, "area", (), rep, "is not a finite number", booleans)
-    score = _number_column(good, "score", (), rep, "is not a finite number", booleans)
-    iscrowd = _iscrowd_column(good, rep)
-    extras = _extras(good, _ANN_CORE)
-    for ann, extra in zip(good, extras):
-        if "iscrowd" not in ann:
-            extra[NO_ISCROWD] = True  # the writer completes it (COCOeval needs it); the validator reports it
-
     top = {k: v for k, v in obj.items() if k not in ("images", "annotations", "categories", "info", "licenses")}
     info = obj.get("info")
     if info is not None and not isinstance(info, dict):
@@ -158,9 +108,91 @@ def from_coco_dict(obj: Any, path: str | Path = "<memory>", report: Reporter | N
         info = None
     ann_id, image_id, category_id = columns
     return KeypointDataset(
-        category, images, ann_id, image_id, kps.reshape(n, K, 3), bbox, area, iscrowd, score, extras,
-        dict(info) if info is not None else {}, obj.get("licenses"), list(other_cats.values()), other_anns,
-        top, categories, category_id)
+        categories[0], images, ann_id, image_id, kps.reshape(n, K, 3),
+        _number_column(good, "bbox", (4,), rep, "is not [x, y, w, h] finite numbers", booleans),
+        _number_column(good, "area", (), rep, "is not a finite number", booleans),
+        _iscrowd_column(good, rep),
+        _number_column(good, "score", (), rep, "is not a finite number", booleans),
+        _extras(good, _ANN_CORE), dict(info) if info is not None else {}, obj.get("licenses"),
+        list(other_cats.values()), other_anns, top, categories, category_id, notes,
+        iscrowd_given=np.fromiter(("iscrowd" in a for a in good), bool, n))
+
+
+def _check_top(obj: Any, path: str | Path) -> None:
+    if not isinstance(obj, dict):
+        raise PosekitError(path, f"expected a COCO JSON object, found a {type(obj).__name__}")
+    for key in ("images", "annotations", "categories"):
+        if key not in obj:
+            raise PosekitError(path, f"not a COCO keypoint file: no '{key}' list")
+        if not isinstance(obj[key], list):
+            raise PosekitError(path, f"'{key}' must be a list, found {type(obj[key]).__name__}")
+
+
+def _without_categories(anns: list, skipped: dict[int, str], notes: Notes) -> list:
+    """The annotations not of the ``skipped`` keypoint categories (``id -> name``); those are
+    counted as persons not carried."""
+    keep, dropped = [], Counter()
+    for a in anns:
+        cid = a.get("category_id") if isinstance(a, dict) else None
+        if _is_int(cid) and cid in skipped:
+            dropped[skipped[cid]] += 1
+        else:
+            keep.append(a)
+    for name, n in sorted(dropped.items()):
+        notes.lost(f"persons of category {name!r} (not the --category read)", n, unit="persons")
+    return keep
+
+
+def _good_annotations(anns: list, categories: list[Category], other_cats: dict, image_ids: set,
+                      rep: Reporter) -> tuple[list[dict], list[dict], Columns | None]:
+    """The keypoint annotations, the other categories' annotations, and (when the fast screen
+    passed) the id columns; faults are reported one by one (and left out)."""
+    kp_cat_ids = {c.id for c in categories}
+    screened = _screen_annotations(anns, kp_cat_ids, other_cats, image_ids, categories[0].num_keypoints)
+    if screened is not None:
+        return screened
+    good: list[dict] = []
+    other: list[dict] = []
+    seen_ids: set = set()
+    for i, ann in enumerate(anns):  # a fault: find and report it
+        where = _annotation_fault(i, ann, seen_ids, kp_cat_ids, other_cats, image_ids, categories[0])
+        if where == "other":
+            other.append(ann)
+        elif where is None:
+            good.append(ann)
+        elif where != "skip":
+            rep(*where)
+    return good, other, None
+
+
+def _annotation_fault(i: int, ann: Any, seen_ids: set, kp_cat_ids: set, other_cats: dict, image_ids: set,
+                      category: Category) -> tuple | str | None:
+    """None for a good keypoint annotation, "other" for another category's, else the report's
+    arguments (rule, severity, image id, annotation id, message, value)."""
+    if not isinstance(ann, dict):
+        return ("schema.annotation_type", "error", None, None, f"annotations[{i}] is not an object", None)
+    aid, iid = ann.get("id"), ann.get("image_id")
+    if not _is_int(aid):
+        return ("schema.annotation_id", "error", iid, aid, f"annotations[{i}] has id {aid!r}; expected an integer", aid)
+    if aid in seen_ids:
+        return ("schema.duplicate_id", "error", iid, aid, f"annotation id {aid} is used twice", aid)
+    seen_ids.add(aid)
+    cid = ann.get("category_id")
+    if not _is_int(cid) or cid not in kp_cat_ids:
+        if _is_int(cid) and cid in other_cats:
+            return "other"
+        return ("schema.category_id", "error", iid, aid, f"category_id {cid!r} is not a category of this file", cid)
+    if not _is_int(iid) or iid not in image_ids:
+        return ("schema.image_id", "error", iid, aid, f"image_id {iid!r} is not an image of this file", iid)
+    kp = ann.get("keypoints")
+    if not isinstance(kp, list):
+        return ("schema.keypoints_type", "error", iid, aid, f"'keypoints' must be a list, found {type(kp).__name__}",
+                None)
+    K = category.num_keypoints
+    if len(kp) != 3 * K:
+        return ("schema.keypoints_length", "error", iid, aid,
+                f"has {len(kp)} keypoint values; category '{category.name}' needs 3x{K}={3 * K}", len(kp))
+    return None
 
 
 def _same_type(values: list, kind: type) -> bool:
@@ -351,26 +383,41 @@ def _check_visibility(good: list[dict], kps: np.ndarray, rep: Reporter, warn_flo
     return bad
 
 
-def _parse_categories(cats: list, path, rep: Reporter) -> tuple[list[Category], dict]:
-    """The keypoint categories (several may share one layout, e.g. "male" and "female") and the
-    other categories by id (carried through unchanged)."""
+def _parse_categories(cats: list, path, rep: Reporter,
+                      wanted: str | None = None) -> tuple[list[Category], dict, dict[int, str]]:
+    """The keypoint categories read (several may share one layout, e.g. "male" and "female"),
+    the other categories by id (carried through unchanged), and the keypoint categories left
+    out by ``wanted`` (``id -> name``). Several layouts need ``wanted``."""
     kp_cats = [c for c in cats if isinstance(c, dict) and isinstance(c.get("keypoints"), list)]
     if not kp_cats:
         raise PosekitError(path, "no category with a 'keypoints' list; not a COCO keypoint file")
     parsed = [_parse_category(c, path, rep if i == 0 else _silent) for i, c in enumerate(kp_cats)]
+    ids = [c.id for c in parsed]
+    if len(set(ids)) != len(ids):
+        raise PosekitError(path, f"category ids {ids} repeat")
+    chosen = _choose_categories(parsed, wanted, path)
+    skipped = {c.id: c.name for c in parsed if c not in chosen}
+    others = {c2["id"]: c2 for c2 in cats
+              if not (isinstance(c2, dict) and isinstance(c2.get("keypoints"), list))
+              and isinstance(c2, dict) and _is_int(c2.get("id"))}
+    return chosen, others, skipped
+
+
+def _choose_categories(parsed: list[Category], wanted: str | None, path) -> list[Category]:
+    """The categories named ``wanted`` (by name or id), else all when they share one layout."""
+    if wanted is not None:
+        chosen = [c for c in parsed if wanted in (c.name, str(c.id))]
+        if not chosen:
+            raise PosekitError(path, f"--category {wanted!r}: no keypoint category of that name or id; the file has "
+                                     + ", ".join(f"{c.name!r} (id {c.id}, {c.num_keypoints} keypoints)" for c in parsed))
+        parsed = chosen
     first = parsed[0]
     for c in parsed[1:]:
         if c.keypoints != first.keypoints:
             raise PosekitError(path, f"keypoint categories {first.id} ({first.name!r}, {first.num_keypoints} "
                                      f"keypoints) and {c.id} ({c.name!r}, {c.num_keypoints}) have different "
-                                     f"keypoint layouts; convert one layout per file")
-    ids = [c.id for c in parsed]
-    if len(set(ids)) != len(ids):
-        raise PosekitError(path, f"category ids {ids} repeat")
-    others = {c2["id"]: c2 for c2 in cats
-              if not (isinstance(c2, dict) and isinstance(c2.get("keypoints"), list))
-              and isinstance(c2, dict) and _is_int(c2.get("id"))}
-    return parsed, others
+                                     f"keypoint layouts; pass --category NAME to read one of them")
+    return parsed
 
 
 def _silent(*_args, **_kw) -> None:
@@ -411,39 +458,30 @@ def _parse_category(c: dict, path, rep: Reporter) -> Category:
 
 
 def category_from_json(c: dict, skeleton: list[tuple[int, int]] | None = None) -> Category:
-    """A :class:`Category` from its COCO JSON object; every field is kept, the file's own
-    skeleton list (``_skeleton_raw``) and whether it had ``name``/``skeleton`` included, so that
+    """A :class:`Category` from its COCO JSON object; every field is kept, with the file's own
+    skeleton list and whether it had ``name``/``skeleton`` at all, so that
     :func:`category_to_json` gives the object back unchanged."""
     if skeleton is None:
         K = len(c["keypoints"])
         raw = c.get("skeleton") or []
         skeleton = [(a - 1, b - 1) for a, b in raw if 1 <= a <= K and 1 <= b <= K]
     extra = {k: v for k, v in c.items() if k not in _CAT_CORE}
-    extra["_skeleton_raw"] = c.get("skeleton", _ABSENT)
-    if "name" not in c:
-        extra["_no_name"] = True
-    return Category(c["id"], str(c.get("name", "person")), list(c["keypoints"]), skeleton, extra)
-
-
-_ABSENT = "__absent__"
+    return Category(c["id"], str(c.get("name", "person")), list(c["keypoints"]), skeleton, extra,
+                    file_skeleton=c.get("skeleton"), has_skeleton="skeleton" in c, has_name="name" in c)
 
 
 def category_to_json(cat: Category) -> dict[str, Any]:
     """The category as a COCO JSON object (1-based skeleton), in its original key order."""
-    extra = dict(cat.extra)
-    skel_raw = extra.pop("_skeleton_raw", None)
-    no_name = extra.pop("_no_name", False)
-    extra.pop("_keypoints_raw", None)
-    if skel_raw == _ABSENT and not cat.skeleton:
+    if not cat.has_skeleton and not cat.skeleton:
         skeleton = None
-    elif skel_raw is not None and skel_raw != _ABSENT and _skeleton_matches(skel_raw, cat):
-        skeleton = skel_raw
+    elif cat.has_skeleton and cat.file_skeleton is not None and _skeleton_matches(cat.file_skeleton, cat):
+        skeleton = cat.file_skeleton
     else:
         skeleton = [[a + 1, b + 1] for a, b in cat.skeleton]
     out: dict[str, Any] = {"id": cat.id}
-    if not no_name:
+    if cat.has_name:
         out["name"] = cat.name
-    out.update(extra)
+    out.update(cat.extra)
     out["keypoints"] = list(cat.keypoints)
     if skeleton is not None:
         out["skeleton"] = skeleton
@@ -550,7 +588,7 @@ def to_coco_dict(ds: KeypointDataset, arrays: bool = False, notes: Notes | None 
     if notes is not None:
         notes.changed("annotations without area given their box's area (COCOeval needs one)", int(fill.sum()))
         notes.changed("annotations without iscrowd given iscrowd 0 (COCOeval needs it)",
-                      sum(1 for e in ds.extra if e.get(NO_ISCROWD)))
+                      int((~ds.iscrowd_given).sum()))
         counted = ds.num_keypoints.tolist()
         notes.changed("annotations' num_keypoints set to their count of labeled keypoints",
                       sum(1 for e, n in zip(ds.extra, counted) if "num_keypoints" in e and e["num_keypoints"] != n))
@@ -565,7 +603,6 @@ def to_coco_dict(ds: KeypointDataset, arrays: bool = False, notes: Notes | None 
         a: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": cid, "iscrowd": crowd}
         if extra:
             a.update(extra)
-            a.pop(NO_ISCROWD, None)
         a["keypoints"] = kp
         a["num_keypoints"] = nk
         if has_box[r]:
@@ -596,13 +633,134 @@ def _skeleton_matches(raw: Any, cat: Category) -> bool:
     return conv == [tuple(s) for s in cat.skeleton]
 
 
-def save_coco(ds: KeypointDataset, path: str | Path, indent: int | None = None) -> Notes:
-    """Write the dataset as COCO keypoint JSON, atomically; returns what the writer completed."""
+def coco_bytes(ds: KeypointDataset, path: str | Path, notes: Notes, indent: int | None = None) -> bytes:
+    """The dataset as COCO keypoint JSON bytes (the one COCO writer); what the writer completed
+    (area, iscrowd, num_keypoints) is counted in ``notes``. PosekitError naming ``path`` for
+    NaN or infinite coordinates."""
     if not (np.isfinite(ds.keypoints).all() and np.isfinite(ds.bbox[~np.isnan(ds.bbox).any(1)]).all()):
         bad = ~np.isfinite(ds.keypoints).all(axis=(1, 2))
         who = f"annotation {int(ds.ann_id[np.flatnonzero(bad)[0]])}" if bad.any() else "a box"
         raise PosekitError(path, f"refusing to write: {who} has NaN or infinite values")
+    try:
+        # pre-serialised rows need orjson, which writes no other indent than 2
+        return dumps_json(to_coco_dict(ds, arrays=indent in (None, 2), notes=notes), indent)
+    except ValueError as exc:
+        raise PosekitError(path, f"refusing to write: {exc}") from None
+
+
+def save_coco(ds: KeypointDataset, path: str | Path, indent: int | None = None) -> Notes:
+    """Write the dataset as COCO keypoint JSON, atomically; returns what the writer completed."""
     notes = Notes()
-    # pre-serialised rows need orjson, which writes no other indent than 2
-    write_json_atomic(path, to_coco_dict(ds, arrays=indent in (None, 2), notes=notes), indent)
+    write_bytes_atomic(path, coco_bytes(ds, path, notes, indent))
     return notes
+
+
+
+# --------------------------------------------------------------------------- the format's three functions
+
+def detect(probe: "Probe") -> int:
+    """A JSON object with images, annotations or categories (50: other formats' marks win), or a
+    folder whose top-level JSON files are all such objects (40: one file per split)."""
+    if probe.is_dir:
+        from converters.formats import head_bytes
+
+        files = _split_files(probe.path)
+        return 40 if files and all(_coco_head(head_bytes(f)) for f in files) else 0
+    return 50 if _coco_head(probe.head) else 0
+
+
+def _coco_head(head: bytes) -> bool:
+    return head.startswith(b"{") and (b'"images"' in head or b'"annotations"' in head or b'"categories"' in head) \
+        and b'"shapes"' not in head and b'"people"' not in head
+
+
+def _split_files(folder: Path) -> list[Path]:
+    """The COCO files of a folder of splits: its top-level ``*.json`` files, hidden ones left out."""
+    return sorted(p for p in folder.glob("*.json") if not p.name.startswith(".") and p.is_file())
+
+
+def read(src: Path, ctx: "Context") -> "Source":
+    """A COCO file's dataset (``ctx.category``: one keypoint category of it). A folder of COCO
+    files, one per split (as ``-o DIR`` writes them, or COCO's ``annotations/`` folder with
+    ``person_keypoints_train2017.json`` and ``person_keypoints_val2017.json``), reads as one
+    dataset, each image in the split its file is named for."""
+    from converters.formats import Source
+
+    if Path(src).is_dir():
+        return Source(_read_split_files(Path(src), ctx), ctx.images)
+    return Source(_read_file(Path(src), ctx, None), ctx.images)
+
+
+def _read_file(src: Path, ctx: "Context", split: str | None) -> KeypointDataset:
+    with paused_gc():  # millions of new objects, none of them garbage
+        obj, booleans = read_coco_json(src)
+        ds = from_coco_dict(obj, src, None, booleans, ctx.category)
+    ctx.account.seen("images", len(obj["images"]))
+    ctx.account.seen("persons", len(obj["annotations"]) - len(ds.other_annotations))
+    for im in ds.images:
+        im.split = split
+    return ds
+
+
+def _read_split_files(folder: Path, ctx: "Context") -> KeypointDataset:
+    """The files of a folder, one dataset: same categories, ids that do not repeat across files."""
+    from .dataset import concatenate
+
+    files = _split_files(folder)
+    if not files:
+        raise PosekitError(folder, "no COCO .json file in this folder")
+    parts = [_read_file(f, ctx, split_named_by(f.stem) or f.stem) for f in files]
+    for f, part in zip(files[1:], parts[1:]):
+        if [category_to_json(c) for c in part.categories] != [category_to_json(c) for c in parts[0].categories]:
+            raise PosekitError(f, f"has other categories than {files[0].name}; files of one folder are one dataset")
+    for ids, what in (([im.id for p in parts for im in p.images], "image"),
+                      (np.concatenate([p.ann_id for p in parts]).tolist(), "annotation")):
+        if len(set(ids)) != len(ids):
+            raise PosekitError(folder, f"{what} ids repeat across the files (e.g. {_first_repeat(ids)}); they are "
+                                       f"not splits of one dataset: join them with `annotate merge`")
+    ds = concatenate(parts)
+    for f, part in zip(files[1:], parts[1:]):
+        ds.notes.merge(part.notes)
+        if (part.info, part.licenses, part.top_extra) != (ds.info, ds.licenses, ds.top_extra):
+            ds.notes.lost(f"COCO info/licenses/other top-level fields of {f.name} that differ from {files[0].name}'s", 1)
+    return ds
+
+
+def _first_repeat(ids: list) -> Any:
+    seen: set = set()
+    return next(i for i in ids if i in seen or seen.add(i))
+
+
+_SPLIT_WORD = re.compile(r"(?:^|[_\-. ])(train|val|valid|validation|test)(?:\d*)(?=$|[_\-. ])", re.IGNORECASE)
+
+
+def split_named_by(stem: str) -> str | None:
+    """``train``, ``val`` or ``test`` when a file stem names exactly one of them as a word
+    (``person_keypoints_val2017``, ``coco_train``, ``test``); else None."""
+    found = {m.group(1).lower() for m in _SPLIT_WORD.finditer(stem)}
+    found = {"val" if w in ("valid", "validation") else w for w in found}
+    return found.pop() if len(found) == 1 else None
+
+
+def write(ds: KeypointDataset, dst: Path, ctx: "Context", images_dir: Path | None) -> "Output":
+    """One COCO file; to a folder (``-o DIR``: an existing folder or a path without suffix), one
+    file per split (``train.json``, ``val.json``, ...; images of no split in ``annotations.json``)."""
+    from converters.formats import Output
+
+    if not (dst.is_dir() or not dst.suffix):
+        if any(im.split is not None for im in ds.images):
+            ctx.notes.lost("images' split (train/val/test) (write to a folder, -o DIR, for one COCO file per split)",
+                           sum(im.split is not None for im in ds.images))
+        return Output(dst.parent, {dst.name: coco_bytes(ds, dst, ctx.notes)},
+                      summary=f"{len(ds.images)} images, {len(ds)} persons")
+    splits = sorted({im.split for im in ds.images}, key=lambda s: (s is None, s or ""))
+    files, parts = {}, []
+    for split in splits:
+        part = ds.on_images([im.split == split for im in ds.images])
+        name = f"{split or 'annotations'}.json"
+        files[name] = coco_bytes(part, dst / name, ctx.notes)
+        parts.append(f"{name} {len(part.images)} images, {len(part)} persons")
+    placed = {im.id for im in ds.images}
+    ctx.notes.lost("annotations of categories without keypoints on no image of the file (one file per split)",
+                   sum(1 for a in ds.other_annotations if a.get("image_id") not in placed))
+    return Output(dst, files, folder=True, reads_back=("*.json",), summary="; ".join(parts))

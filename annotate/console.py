@@ -1,4 +1,7 @@
-"""Terminal output shared by the commands: messages, progress bars, the --quiet switch."""
+"""Terminal output shared by the commands: messages, progress bars, the --quiet switch.
+
+No module state: --quiet and --debug are read from the running command's click context (the
+command's own option, or the global one before the command name)."""
 from __future__ import annotations
 
 import contextlib
@@ -6,7 +9,28 @@ import functools
 import sys
 from typing import Any, Callable, Iterator
 
-QUIET = False
+
+
+def _flag(name: str) -> bool:
+    """Whether the running command or any group above it was given ``--<name>``."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.params.get(name):
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def quiet() -> bool:
+    """--quiet/-q was given (print only errors and the final result line)."""
+    return _flag("quiet")
+
+
+def debug() -> bool:
+    """--debug was given (tracebacks for errors)."""
+    return _flag("debug")
 
 
 @functools.cache
@@ -25,7 +49,7 @@ def __getattr__(name: str) -> Any:  # ``console.out`` and ``console.err``
 
 def info(message: str) -> None:
     """A line for the user on stdout, unless --quiet."""
-    if not QUIET:
+    if not quiet():
         _consoles()[0].print(message, soft_wrap=True, markup=False, highlight=False)
 
 
@@ -45,7 +69,7 @@ def error_line(message: str) -> None:
 def progress(description: str, total: int | None, unit: str = "files") -> Iterator[Callable[[int], None]]:
     """A progress bar (rate in ``unit``/s); yields ``advance(n)`` (with ``advance.set_total(n)`` for
     work whose size is known later). Silent under --quiet or when stderr is not a terminal."""
-    if QUIET or not sys.stderr.isatty():
+    if quiet() or not sys.stderr.isatty():
         def silent(n: int = 1) -> None:
             return None
         silent.set_total = lambda total: None  # type: ignore[attr-defined]

@@ -20,13 +20,18 @@ MIN_BOX_SIDE = 1.0
 
 @dataclass
 class Category:
-    """The keypoint category: names, 0-based skeleton limbs and any other COCO fields."""
+    """The keypoint category: names, 0-based skeleton limbs and any other COCO fields; and, for
+    writing a COCO category back as it was read, the file's own skeleton list and whether the
+    file had a ``skeleton`` and a ``name`` at all."""
 
     id: int
     name: str
     keypoints: list[str]
     skeleton: list[tuple[int, int]]
     extra: dict[str, Any] = field(default_factory=dict)
+    file_skeleton: Any = field(default=None, compare=False)
+    has_skeleton: bool = field(default=True, compare=False)
+    has_name: bool = field(default=True, compare=False)
 
     @property
     def num_keypoints(self) -> int:
@@ -44,13 +49,15 @@ class Category:
 
 @dataclass
 class ImageInfo:
-    """One image: id, path relative to the images folder, size (None when unknown), other fields."""
+    """One image: id, path relative to the images folder, size (None when unknown), other fields,
+    and the split it belongs to (``train``, ``val``, ``test``; None when the source names none)."""
 
     id: int
     file_name: str
     width: int | None = None
     height: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    split: str | None = None
 
 
 @dataclass
@@ -62,7 +69,9 @@ class KeypointDataset:
     nothing a format carries is lost on a round trip. ``categories`` are the keypoint
     categories (several may share the layout, e.g. "male" and "female"); ``category`` is the
     first and defines the layout; ``category_id`` says which one each annotation belongs to.
-    ``notes`` count what reading could not carry or had to change.
+    ``notes`` count what reading could not carry or had to change. ``iscrowd_given`` is False
+    where the source had no iscrowd for the annotation (writers complete it; the validator
+    reports it); None means every annotation had one.
     """
 
     category: Category
@@ -83,6 +92,7 @@ class KeypointDataset:
     categories: list[Category] = field(default_factory=list)
     category_id: np.ndarray | None = None
     notes: Notes = field(default_factory=Notes)
+    iscrowd_given: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n, K = len(self.ann_id), self.category.num_keypoints
@@ -92,10 +102,13 @@ class KeypointDataset:
             self.categories = [self.category]
         if self.category_id is None:
             self.category_id = np.full(n, self.category.id, dtype=np.int64)
+        if self.iscrowd_given is None:
+            self.iscrowd_given = np.ones(n, bool)
         shapes = {"image_id": (self.image_id.shape, (n,)), "keypoints": (self.keypoints.shape, (n, K, 3)),
                   "bbox": (self.bbox.shape, (n, 4)), "area": (self.area.shape, (n,)),
                   "iscrowd": (self.iscrowd.shape, (n,)), "score": (self.score.shape, (n,)),
-                  "category_id": (self.category_id.shape, (n,)), "extra": ((len(self.extra),), (n,))}
+                  "category_id": (self.category_id.shape, (n,)), "extra": ((len(self.extra),), (n,)),
+                  "iscrowd_given": (self.iscrowd_given.shape, (n,))}
         for name, (got, want) in shapes.items():
             if got != want:
                 raise ValueError(f"KeypointDataset.{name} has shape {got}; expected {want}")
@@ -133,7 +146,34 @@ class KeypointDataset:
             self.category, list(self.images if images is None else images), self.ann_id[idx],
             self.image_id[idx], self.keypoints[idx], self.bbox[idx], self.area[idx], self.iscrowd[idx],
             self.score[idx], [self.extra[i] for i in idx.tolist()], self.info, self.licenses,
-            self.other_categories, [], self.top_extra, self.categories, self.category_id[idx])
+            self.other_categories, [], self.top_extra, self.categories, self.category_id[idx],
+            iscrowd_given=self.iscrowd_given[idx])
+
+
+    def on_images(self, keep: np.ndarray | list[bool]) -> "KeypointDataset":
+        """The images where ``keep`` (one flag per image) with their persons and their annotations
+        of categories without keypoints; dataset-level fields and notes are shared."""
+        keep = np.asarray(keep, bool)
+        images = [im for im, k in zip(self.images, keep.tolist()) if k]
+        ids = {im.id for im in images}
+        rows = np.isin(self.image_id, np.fromiter(ids, np.int64, len(ids)))
+        part = self.subset(rows, images)
+        part.other_annotations = [a for a in self.other_annotations if a.get("image_id") in ids]
+        part.notes = self.notes
+        return part
+
+
+def concatenate(parts: list[KeypointDataset], categories: list[Category] | None = None) -> KeypointDataset:
+    """The images and persons of ``parts`` one after the other (their ids as they are: the caller
+    makes sure they do not collide); dataset-level fields and notes are the first part's."""
+    first = parts[0]
+    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    categories = categories or first.categories
+    return KeypointDataset(
+        categories[0], [im for p in parts for im in p.images], cat("ann_id"), cat("image_id"), cat("keypoints"),
+        cat("bbox"), cat("area"), cat("iscrowd"), cat("score"), [e for p in parts for e in p.extra], first.info,
+        first.licenses, first.other_categories, [a for p in parts for a in p.other_annotations], first.top_extra,
+        categories, cat("category_id"), first.notes, iscrowd_given=cat("iscrowd_given"))
 
 
 class DatasetBuilder:
@@ -148,9 +188,9 @@ class DatasetBuilder:
         self.notes = Notes()
 
     def add_image(self, file_name: str, width: int | None, height: int | None,
-                  image_id: int | None = None, **extra: Any) -> int:
+                  image_id: int | None = None, split: str | None = None, **extra: Any) -> int:
         image_id = len(self.images) + 1 if image_id is None else int(image_id)
-        self.images.append(ImageInfo(image_id, file_name, width, height, extra))
+        self.images.append(ImageInfo(image_id, file_name, width, height, extra, split))
         return image_id
 
     def add_person(self, image_id: int, keypoints: np.ndarray, bbox: Iterable[float] | None = None,
@@ -173,7 +213,8 @@ class DatasetBuilder:
         empty = [not r[5] and np.isnan(r[3]).any() and not (r[2][:, 2] > 0).any() and (derive is None or derive[i])
                  for i, r in enumerate(rows)]
         if any(empty):
-            self.notes.lost("persons with neither a box nor a labeled keypoint (nothing to place them by)", sum(empty))
+            self.notes.lost("persons with neither a box nor a labeled keypoint (nothing to place them by)", sum(empty),
+                            unit="persons")
             rows = [r for r, e in zip(rows, empty) if not e]
             derive = None if derive is None else np.asarray(derive)[~np.array(empty)]
         ds = KeypointDataset(

@@ -32,10 +32,11 @@ def read_image(path: Path) -> np.ndarray:
     return img
 
 
-def oriented_size(path: Path) -> tuple[int, int]:
-    """(width, height) of the image as decoders show it (OpenCV, Ultralytics): from the header,
-    sides swapped when EXIF says the picture is stored rotated by 90 degrees (orientations 5-8;
-    unreadable EXIF counts as none). PosekitError when missing or not an image."""
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of the image as a person and every decoder sees it (labelme, OpenCV,
+    mmpose, Ultralytics): from the header, sides swapped when EXIF says the picture is stored
+    rotated by 90 degrees (orientations 5-8; unreadable EXIF counts as none). The one image-size
+    rule: every reader, validate and render use it. PosekitError when missing or not an image."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -54,16 +55,12 @@ def oriented_size(path: Path) -> tuple[int, int]:
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
-def check_image_header(path: Path) -> tuple[int, int]:
-    """(width, height) from the image header; PosekitError when missing or not an image."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except FileNotFoundError:
-        raise PosekitError(path, "image not found") from None
-    except IsADirectoryError:
-        raise PosekitError(path, "is a folder, expected an image") from None
-    except (UnidentifiedImageError, OSError):
-        raise PosekitError(path, "not a readable image") from None
+def image_stem(file_name: str) -> str:
+    """``file_name`` without its image suffix, and only that: ``cam01.0030.jpg`` -> ``cam01.0030``,
+    ``cam01.0030`` -> ``cam01.0030`` (a dot in a name is not a suffix). The one file-stem rule
+    for outputs named after images."""
+    low = file_name.lower()
+    for suffix in LABELME_IMAGE_SUFFIXES:
+        if low.endswith(suffix) and len(file_name) > len(suffix):
+            return file_name[: -len(suffix)]
+    return file_name

@@ -168,10 +168,26 @@ def parse_json_bytes(raw: bytes, path: str | Path) -> Any:
         raise PosekitError(path, "invalid JSON: nested too deeply") from None
 
 
+def relative_name(name: str, what: str = "image file_name", owner: str | Path | None = None) -> str:
+    """``name`` as a normalised relative path (``\\`` read as ``/``); PosekitError for empty names,
+    NUL bytes, absolute paths and ``..``. The one path-safety rule: anything named after a file
+    name stays inside its folder (:func:`safe_relative` adds the check on the real path)."""
+    if not isinstance(name, str) or not name:
+        raise PosekitError(owner, f"{what} must be a non-empty string")
+    if "\x00" in name:
+        raise PosekitError(owner, f"{what} {name!r} contains a NUL byte")
+    rel = name.replace("\\", "/")
+    if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+        raise PosekitError(owner, f"{what} {name!r} is an absolute path; expected a relative path")
+    if ".." in rel.split("/"):
+        raise PosekitError(owner, f"{what} {name!r} climbs out of its folder ('..'); expected a path inside it")
+    return os.path.normpath(rel)
+
+
 def safe_relative(base: str | Path, rel: str, what: str, owner: str | Path,
                   root: str | Path | None = None) -> Path:
     """Resolve ``rel`` against ``base``; refuse absolute paths and paths escaping ``root``
-    (default ``base``)."""
+    (default ``base``), on the real path too (symbolic links)."""
     if not isinstance(rel, str) or not rel:
         raise PosekitError(owner, f"{what} must be a non-empty string")
     if "\x00" in rel:

@@ -158,10 +158,12 @@ def plan_prelabel(images_dir: Path, out_dir: Path, overwrite: bool) -> Plan:
     images = list_images(images_dir, exclude=out_dir)
     if not images:
         raise PosekitError(images_dir, "no images found (jpg, jpeg, png, bmp, webp, tif)")
+    from converters.labelme import labelme_json_path
+
     owner: dict[str, str] = {}
-    for img in images:
+    json_rels = [labelme_json_path(Path(), img.relative_to(images_dir).as_posix()).as_posix() for img in images]
+    for img, json_rel in zip(images, json_rels):
         rel = img.relative_to(images_dir)
-        json_rel = rel.with_suffix(".json").as_posix()
         if json_rel in owner:
             raise PosekitError(images_dir, f"images {owner[json_rel]} and {rel.as_posix()} would both be pre-labeled "
                                            f"into {json_rel} (LabelMe pairs one <name>.json with one image); "
@@ -169,9 +171,8 @@ def plan_prelabel(images_dir: Path, out_dir: Path, overwrite: bool) -> Plan:
         owner[json_rel] = rel.as_posix()
     manifest = Manifest(out_dir)
     plan = Plan(images_dir, out_dir, images, [], [], manifest=manifest)
-    for i, img in enumerate(images, start=1):
-        rel = img.relative_to(images_dir)
-        job = Job(i, str(img), rel.as_posix(), rel.with_suffix(".json").as_posix())
+    for i, (img, json_rel) in enumerate(zip(images, json_rels), start=1):
+        job = Job(i, str(img), img.relative_to(images_dir).as_posix(), json_rel)
         json_path = out_dir / job.json_rel
         if json_path.exists():
             if not overwrite:
@@ -207,7 +208,7 @@ def image_dataset(job: Job, width: int, height: int, keypoints: np.ndarray, scor
     keep = (v > 0).sum(axis=1) >= opts.min_keypoints
     if notes is not None:
         notes.lost(f"persons with fewer than {opts.min_keypoints} keypoints scored >= {opts.score_labeled:g} "
-                   f"(--min-keypoints, --score-labeled)", int((~keep).sum()))
+                   f"(--min-keypoints, --score-labeled)", int((~keep).sum()), unit="persons")
     kps, sc, v = kps[keep], sc[keep], v[keep]
     lab = v > 0
     clipped = np.stack([np.clip(kps[..., 0], 0, width), np.clip(kps[..., 1], 0, height)], axis=-1)

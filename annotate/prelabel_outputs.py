@@ -58,8 +58,8 @@ def read_existing(plan: Plan, category: Category, opts: PrelabelOptions, summary
             summary.unreadable_edits.append(str(exc))
             continue
         item.file_name = job.rel
-        if item.image_meta.get("image_id") is None:
-            item.image_meta = {**item.image_meta, "image_id": job.image_id}
+        if item.meta.get("image_id") is None:
+            item.meta = {**item.meta, "image_id": job.image_id}
         ds = images_to_dataset([item], layout, opts.box_margin)
         out.append((job, ds, plan.manifest.files.get(job.json_rel) == sha256_file(path)))
     return out

@@ -17,7 +17,7 @@ import numpy as np
 
 from .dataset import KeypointDataset
 from .errors import PosekitError
-from .images import image_path, oriented_size, read_image
+from .images import image_path, image_size, image_stem, read_image
 from .io import write_bytes_atomic
 from .skeletons import Layout, get_mapping
 from .targets import OpenPoseCodec
@@ -65,7 +65,7 @@ def output_names(file_names: list[str], image_ids: list[int]) -> tuple[list[str]
     def plain(fn: str) -> str:
         return posixpath.normpath(fn.replace("\\", "/"))
 
-    base = [posixpath.splitext(plain(fn))[0] for fn in file_names]
+    base = [image_stem(plain(fn)) for fn in file_names]
     names = list(base)
     for step in range(2):
         groups: dict[str, list[int]] = defaultdict(list)
@@ -76,7 +76,8 @@ def output_names(file_names: list[str], image_ids: list[int]) -> tuple[list[str]
             break
         for i in clashes:
             if step == 0:
-                stem, ext = posixpath.splitext(plain(file_names[i]))
+                stem = image_stem(plain(file_names[i]))
+                ext = plain(file_names[i])[len(stem):]
                 names[i] = f"{stem}_{ext.lstrip('.')}" if ext else f"{stem}_id{image_ids[i]}"
             else:
                 names[i] = f"{names[i]}_id{image_ids[i]}"
@@ -89,6 +90,63 @@ def output_names(file_names: list[str], image_ids: list[int]) -> tuple[list[str]
             raise PosekitError(None, f"images {file_names[a]!r} (id {image_ids[a]}) and {file_names[b]!r} "
                                      f"(id {image_ids[b]}) would be written to the same {names[a]}.npz")
     return names, sum(n != b for n, b in zip(names, base))
+
+
+@dataclass
+class RenderJob:
+    """Everything the workers need; sent to each worker once."""
+
+    ds: KeypointDataset
+    keypoints: np.ndarray  # (N, K, 3) every annotation in the target layout
+    layout: Layout
+    codec: OpenPoseCodec
+    images_dir: Path
+    out_dir: Path
+    input_size: int
+    owner: Path  # the COCO file (named in errors)
+    rows: dict[int, np.ndarray]  # image id -> annotation rows
+    names: dict[int, str]  # image index -> output name
+    sizes: dict[int, tuple[int, int]]  # image index -> (height, width) as decoded
+    pictures: frozenset[int]  # image indices that get pictures (only their pixels are decoded)
+    decode: bool = False
+
+
+def plan_render(ds: KeypointDataset, images: Path, image_ids: list[int] | None,
+                owner: Path) -> tuple[list[int], dict[int, tuple[int, int]], list[str], int]:
+    """The image indices to render (``image_ids``, else all), each one's decoded ``(height,
+    width)`` and output name, and how many names were changed to avoid a clash: every image must
+    be there and be an image, and no two may share output files, before anything is written."""
+    wanted = set(image_ids or ())
+    todo = [i for i, im in enumerate(ds.images) if not wanted or im.id in wanted]
+    if image_ids and not todo:
+        raise PosekitError(owner, f"none of the image ids {image_ids} is in the file")
+    sizes = {i: image_size(image_path(images, ds.images[i].file_name, owner))[::-1] for i in todo}
+    try:
+        names, renamed = output_names([ds.images[i].file_name for i in todo], [ds.images[i].id for i in todo])
+    except PosekitError as exc:
+        raise PosekitError(owner, exc.message) from None
+    return todo, sizes, names, renamed
+
+
+def write_decoded(job: "RenderJob", todo: list[int], results: dict[int, dict], path: Path) -> tuple[int, int]:
+    """Write the persons decoded from the targets as COCO (in file order, whichever worker
+    finished first; v=2 where found); returns (persons decoded, annotated persons rendered)."""
+    from .coco import save_coco
+    from .dataset import Category, DatasetBuilder
+
+    ds = job.ds
+    decoded = DatasetBuilder(Category.from_layout(job.layout))
+    for i in todo:
+        if i in results:
+            im = ds.images[i]
+            decoded.add_image(im.file_name, im.width, im.height, image_id=im.id)
+            for person in results[i]["decoded"]:
+                decoded.add_person(im.id, person, score=float(person[:, 2].mean()))
+    dds = decoded.build()
+    dds.keypoints[:, :, 2] = np.where(dds.keypoints[:, :, 2] > 0, 2, 0)
+    save_coco(dds, path)
+    n_ann = int(sum((~ds.iscrowd[job.rows[ds.images[i].id]]).sum() for i in todo))
+    return len(dds), n_ann
 
 
 def crowd_mask(ds: KeypointDataset, rows: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -147,32 +205,6 @@ def npz_bytes(arrays: dict[str, np.ndarray], level: int = 1) -> bytes:
             with zf.open(info, "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, np.asanyarray(arr), allow_pickle=False)
     return buf.getvalue()
-
-
-@dataclass
-class RenderJob:
-    """Everything the workers need; sent to each worker once."""
-
-    ds: KeypointDataset
-    keypoints: np.ndarray  # (N, K, 3) every annotation in the target layout
-    layout: Layout
-    codec: OpenPoseCodec
-    images_dir: Path
-    out_dir: Path
-    input_size: int
-    owner: Path  # the COCO file (named in errors)
-    rows: dict[int, np.ndarray]  # image id -> annotation rows
-    names: dict[int, str]  # image index -> output name
-    sizes: dict[int, tuple[int, int]]  # image index -> (height, width) as decoded
-    pictures: frozenset[int]  # image indices that get pictures (only their pixels are decoded)
-    decode: bool = False
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """``(height, width)`` of an image as OpenCV decodes it (EXIF orientation applied), from its
-    header; PosekitError when it is missing or not an image."""
-    w, h = oriented_size(path)
-    return h, w
 
 
 def render_image(job: RenderJob, image_index: int) -> dict:

@@ -324,16 +324,32 @@ def canonical_index(keypoints: tuple[str, ...] | list[str]) -> dict[str, int]:
 
 
 class NameIndex:
-    """Look keypoint labels up in a list of names: the exact name first, then any spelling of it
-    (:func:`canonical_name`)."""
+    """The one keypoint-label matching rule: a label names the keypoint spelled exactly so, else
+    the one keypoint it is a spelling of (:func:`canonical_name`: case, ``_``/``-``/space, side
+    words, "RAnkle"). A spelling that fits two keypoints (``"_"`` and ``"--"``, ``"head"`` and
+    ``"head_top"``) matches neither by spelling: :meth:`get` gives None and :meth:`ambiguous`
+    names both, so a label is never put on the wrong keypoint."""
 
     def __init__(self, keypoints: list[str] | tuple[str, ...]) -> None:
         self.exact = {n: i for i, n in reversed(list(enumerate(keypoints)))}
-        self.canonical = canonical_index(keypoints)
+        self.canonical: dict[str, int] = {}
+        self.clashes: dict[str, tuple[str, str]] = {}
+        for i, n in enumerate(keypoints):
+            c = canonical_name(n)
+            if c in self.canonical:
+                self.clashes.setdefault(c, (keypoints[self.canonical[c]], n))
+            else:
+                self.canonical[c] = i
+        for c in self.clashes:
+            del self.canonical[c]
 
     def get(self, label: str) -> int | None:
         i = self.exact.get(label)
         return i if i is not None else self.canonical.get(canonical_name(label))
+
+    def ambiguous(self, label: str) -> tuple[str, str] | None:
+        """The two keypoint names a label's spelling fits, when it is not one of them exactly."""
+        return None if label in self.exact else self.clashes.get(canonical_name(label))
 
 
 def find_layout(keypoints: list[str] | tuple[str, ...]) -> Layout | None:

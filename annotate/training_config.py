@@ -104,7 +104,7 @@ def _yaml_list(values: list[Any]) -> str:
 
 
 def ultralytics_data_yaml(ds: KeypointDataset, ndim: int = 3, source: str = "", train: str = "images",
-                          val: str = "images") -> str:
+                          val: str = "images", test: str | None = None) -> str:
     """Ultralytics' pose ``data.yaml``: kpt_shape, flip_idx from the layout's left/right pairs,
     names from the categories, kpt_names, kpt_oks_sigmas where published, and the skeleton
     (0-based; Ultralytics ignores it, posekit reads it back). Strings are JSON-quoted (valid YAML)."""
@@ -113,7 +113,8 @@ def ultralytics_data_yaml(ds: KeypointDataset, ndim: int = 3, source: str = "", 
     names = list(cat.keypoints)
     lines = [f"# Ultralytics YOLO-pose dataset made by posekit{' from ' + source if source else ''}",
              "# paths are relative to this file's folder (no 'path' key)",
-             f"train: {json.dumps(train)}", f"val: {json.dumps(val)}", "",
+             f"train: {json.dumps(train)}", f"val: {json.dumps(val)}",
+             *([f"test: {json.dumps(test)}"] if test is not None else []), "",
              f"kpt_shape: [{K}, {ndim}]", f"flip_idx: {_yaml_list(cat.layout.flip_indices)}", "", "names:"]
     lines += [f"  {i}: {json.dumps(c.name)}" for i, c in enumerate(ds.categories)]
     lines += ["", "kpt_names:"]

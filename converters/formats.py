@@ -12,6 +12,7 @@ format costs nothing but a look at the path and the first bytes of the file.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import shutil
@@ -24,28 +25,42 @@ from typing import Any, Callable
 
 import numpy as np
 
-from annotate.coco import NO_ISCROWD
 from annotate.dataset import KeypointDataset
 from annotate.errors import PosekitError
 from annotate.io import paused_gc
-from annotate.images import IMAGE_SUFFIXES  # noqa: F401  (the formats' image files; openpose imports it here)
-from annotate.notes import Notes
+from annotate.notes import Account, Notes
 
 
 
 @dataclass
-class Options:
-    """What the command line passes to readers and writers (each uses the ones it needs)."""
+class Context:
+    """One conversion's options, error policy, notes, account and progress, handed to every
+    format's ``read`` and ``write`` (each uses the options it needs)."""
 
     images: Path | None = None            # folder the image file names are relative to
     layout: str | None = None             # layout of sources whose files do not name it
-    person_label: str = "person"          # LabelMe rectangle label of a person's box
+    category: str | None = None           # read only this keypoint category of a multi-layout source
+    person_label: str = "person"          # LabelMe rectangle label of a person's box; CVAT skeleton label
     box_margin: float = 0.1               # margin of boxes made from keypoints
     outside: str = "hide"                 # YOLO: keypoints outside the image: clip | hide | drop
     visibility: bool = True               # YOLO: kpt_shape [K, 3] (True) or [K, 2]
     image_root_url: str = "/data/local-files/?d="  # Label Studio: prefix of data.image
-    skip_bad: bool = False                # LabelMe: convert the good files, skip bad ones
+    skip_bad: bool = False                # error policy: skip bad files (counted) instead of refusing
     progress: Callable[[int], None] | None = None
+    notes: Notes = field(default_factory=Notes)
+    account: Account = field(default_factory=Account)
+    bad_files: list[PosekitError] = field(default_factory=list)
+
+    def bad(self, error: PosekitError, unit: str = "files") -> None:
+        """A bad file (or task, or record) of the source: kept in ``bad_files`` (the reader goes
+        on to the next); after reading, :func:`read_dataset` refuses the conversion when there are
+        any, unless ``skip_bad``, where each is counted as not carried."""
+        self.bad_files.append(error)
+        self.notes.lost(f"bad {unit} skipped (--skip-bad)", 1)
+
+    def advance(self, n: int = 1) -> None:
+        if self.progress is not None:
+            self.progress(n)
 
 
 @dataclass
@@ -62,7 +77,8 @@ class Output:
     ``root``. ``folder``: the output is the folder ``root`` (created whole, or added to); else
     a few files beside each other in ``root``. ``reads_back``: glob patterns (under ``root``) of
     the files the format's reader takes as the dataset: in an existing folder, such files this
-    output would not replace would read as part of it, so writing there is refused."""
+    output would not replace would read as part of it, so writing there is refused. ``persons``:
+    how many persons the files hold (None: every person of the dataset)."""
 
     root: Path
     files: dict[str, bytes] = field(default_factory=dict)
@@ -70,53 +86,84 @@ class Output:
     folder: bool = False
     summary: str = ""
     reads_back: tuple[str, ...] = ()
+    persons: int | None = None
 
     def paths(self) -> list[Path]:
         return [self.root / rel for rel in (*self.files, *self.links)]
 
 
+class Probe:
+    """What detection looks at: the path, a file's first bytes, a folder's JSON and YAML files
+    (listed once, whichever formats ask)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.is_dir = path.is_dir()
+        self.suffix = path.suffix.lower()
+        self.head = b"" if self.is_dir else head_bytes(path)
+
+    @functools.cached_property
+    def jsons(self) -> list[Path]:
+        """A folder's JSON files (hidden ones left out), sorted."""
+        src = self.path
+        return sorted(p for p in src.rglob("*.json") if not any(s.startswith(".") for s in p.relative_to(src).parts))
+
+    @functools.cached_property
+    def json_heads(self) -> list[bytes]:
+        """The first bytes of the folder's first 20 JSON files."""
+        return [head_bytes(p) for p in self.jsons[:20]]
+
+    @functools.cached_property
+    def yamls(self) -> list[Path]:
+        return [*self.path.glob("*.yaml"), *self.path.glob("*.yml")] if self.is_dir else []
+
+
+def head_bytes(path: Path, n: int = 1 << 16) -> bytes:
+    """A file's first ``n`` bytes without a UTF-8 byte-order mark or leading white space."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(n)
+    except OSError:
+        return b""
+    return raw.removeprefix(b"\xef\xbb\xbf").lstrip()
+
+
 @dataclass(frozen=True)
 class Format:
+    """A format: its module exposes ``detect(Probe) -> int`` (0: not this format, up to 100),
+    ``read(Path, Context) -> Source`` and ``write(KeypointDataset, Path, Context, images_dir) -> Output``."""
+
     name: str
     summary: str
-    reader: str | None          # "module:function": (Path, Options) -> Source
-    writer: str | None          # "module:function": (KeypointDataset, Path, Options, Notes, images_dir) -> Output
+    module: str
     folder_output: bool = False  # DST is a folder (else a file)
     needs_sizes: bool = False    # the writer needs every image's width and height
+    file_or_folder: bool = False  # DST may be a file or a folder (COCO: a folder of one file per split)
 
-    def read(self, src: Path, opts: Options) -> Source:
-        if self.reader is None:
-            raise PosekitError(src, f"reading {self.name} is not supported")
-        return _load(self.reader)(src, opts)
+    @property
+    def impl(self) -> Any:
+        return importlib.import_module(self.module)
 
-    def write(self, ds: KeypointDataset, dst: Path, opts: Options, notes: Notes,
-              images_dir: Path | None) -> Output:
-        if self.writer is None:
-            raise PosekitError(dst, f"writing {self.name} is not supported")
-        return _load(self.writer)(ds, dst, opts, notes, images_dir)
+    def read(self, src: Path, ctx: Context) -> Source:
+        return self.impl.read(src, ctx)
 
-
-def _load(spec: str) -> Callable[..., Any]:
-    module, func = spec.split(":")
-    return getattr(importlib.import_module(module), func)
+    def write(self, ds: KeypointDataset, dst: Path, ctx: Context, images_dir: Path | None) -> Output:
+        return self.impl.write(ds, dst, ctx, images_dir)
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("coco", "COCO person-keypoint JSON (one file)", "converters.formats:read_coco",
-           "converters.formats:write_coco"),
-    Format("labelme", "LabelMe folder, one JSON per image", "converters.formats:read_labelme",
-           "converters.formats:write_labelme", folder_output=True),
-    Format("mpii", "MPII: the .mat release or mmpose's JSON (read); mmpose's JSON (write)",
-           "converters.formats:read_mpii", "converters.formats:write_mpii"),
-    Format("yolo", "Ultralytics YOLO-pose folder: data.yaml, images/, labels/",
-           "converters.yolo:read_yolo", "converters.yolo:write_yolo", folder_output=True, needs_sizes=True),
-    Format("cvat", "CVAT for images 1.1 XML (skeletons)", "converters.cvat:read_cvat",
-           "converters.cvat:write_cvat"),
-    Format("labelstudio", "Label Studio JSON tasks (+ labeling config XML beside them)",
-           "converters.labelstudio:read_labelstudio", "converters.labelstudio:write_labelstudio",
+    Format("coco", "COCO person-keypoint JSON: one file, or a folder of one file per split", "annotate.coco",
+           file_or_folder=True),
+    Format("labelme", "LabelMe folder, one JSON per image", "converters.labelme", folder_output=True),
+    Format("mpii", "MPII: the .mat release or mmpose's JSON (read); mmpose's JSON (write)", "converters.mpii"),
+    Format("yolo", "Ultralytics YOLO-pose folder: data.yaml, images/, labels/", "converters.yolo",
+           folder_output=True, needs_sizes=True),
+    Format("cvat", "CVAT for images / for video 1.1 XML (skeletons)", "converters.cvat"),
+    Format("labelstudio", "Label Studio JSON tasks (+ labeling config XML beside them)", "converters.labelstudio",
            needs_sizes=True),
-    Format("openpose", "OpenPose *_keypoints.json folder (BODY_25, COCO-18, MPI-15)",
-           "converters.openpose:read_openpose", "converters.openpose:write_openpose", folder_output=True),
+    Format("openpose", "OpenPose JSON folder (*_keypoints.json, or one JSON per frame as Pose2Sim names them; "
+                       "BODY_25, COCO-18, MPI-15, Halpe-26, COCO-17)",
+           "converters.openpose", folder_output=True),
 )}
 
 
@@ -130,148 +177,36 @@ def get_format(name: str) -> Format:
     return FORMATS[key]
 
 
-# --------------------------------------------------------------------------- detection
-
-def _head(path: Path, n: int = 1 << 16) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(n)
-    except OSError:
-        return b""
-    return raw.removeprefix(b"\xef\xbb\xbf").lstrip()
-
-
-def _label_studio_regions(head: bytes) -> bool:
-    """Label Studio results: regions of a control (``from_name``) with keypoint or box labels."""
-    return (b'"from_name"' in head or b'"annotation_id"' in head) and \
-        (b'"keypointlabels"' in head or b'"rectanglelabels"' in head)
-
-
-def _json_kind(head: bytes) -> str | None:
-    if head.startswith(b"["):
-        if head[1:].lstrip().startswith(b"]"):
-            return None  # an empty list: nothing tells
-        if b'"joints' in head or b'"joint_self"' in head:
-            return "mpii"
-        if b'"data"' in head or _label_studio_regions(head):
-            return "labelstudio"  # (a task's results may fill the first 64 kB before its "data")
-        if b'"annotation_id"' in head:
-            return "labelstudio"  # Label Studio's JSON-MIN export (task data flattened, no "data")
-        return None
-    if head.startswith(b"{"):
-        if b'"people"' in head and b'"pose_keypoints_2d"' in head:
-            return "openpose"
-        if _label_studio_regions(head) and b'"images"' not in head:
-            return "labelstudio"  # one task"
-        if b'"shapes"' in head:
-            return "labelme"
-        if b'"images"' in head or b'"annotations"' in head or b'"categories"' in head:
-            return "coco"
-    return None
-
-
 def detect_format(src: Path) -> str:
-    """The format of ``src`` from its path and first bytes; PosekitError when nothing fits."""
+    """The format of ``src``: the one whose ``detect`` is most confident; PosekitError when none
+    is (a format's own detector may raise to say what is wrong)."""
     if not src.exists():
         raise PosekitError(src, "not found")
-    if src.is_dir():
-        if (src / "data.yaml").is_file() or ((src / "labels").is_dir() and (src / "images").is_dir()) or \
-                any(p.is_file() and b"kpt_shape" in _head(p) for p in (*src.glob("*.yaml"), *src.glob("*.yml"))):
-            return "yolo"  # (labelme's config beside LabelMe files is a YAML file too: kpt_shape tells them apart)
-        jsons = sorted(p for p in src.rglob("*.json") if not any(s.startswith(".") for s in p.relative_to(src).parts))
-        if any(p.name.endswith("_keypoints.json") for p in jsons):
-            return "openpose"
-        for p in jsons[:20]:
-            kind = _json_kind(_head(p))
-            if kind in ("labelme", "openpose"):
-                return kind
+    probe = Probe(src)
+    scores = {name: f.impl.detect(probe) for name, f in FORMATS.items()}
+    best = max(scores, key=scores.__getitem__)
+    if scores[best] > 0:
+        return best
+    if probe.is_dir:
         raise PosekitError(src, "cannot tell the format of this folder (no data.yaml or labels/ + images/, "
-                                "no *_keypoints.json, no LabelMe files); pass --from")
-    suffix = src.suffix.lower()
-    if suffix == ".mat":
-        return "mpii"
-    if suffix in (".yaml", ".yml"):  # a YOLO dataset's YAML (Ultralytics' data.yaml)
-        return "yolo"
-    head = _head(src)
-    if suffix == ".xml" or head.startswith(b"<"):
-        if b"<annotations" in head:
-            return "cvat"
-        raise PosekitError(src, "an XML file that is not CVAT for images (no <annotations> root); pass --from")
-    kind = _json_kind(head)
-    if kind is None:
-        raise PosekitError(src, "cannot tell the format of this file; pass --from "
-                                f"({', '.join(FORMATS)})")
-    if kind in ("labelme", "openpose"):
-        raise PosekitError(src, f"looks like one {kind} file; pass the folder that holds the {kind} files")
-    return kind
+                                "no OpenPose or LabelMe files); pass --from")
+    if probe.suffix == ".xml" or probe.head.startswith(b"<"):
+        raise PosekitError(src, "an XML file that is not CVAT (no <annotations> root); pass --from")
+    raise PosekitError(src, f"cannot tell the format of this file; pass --from ({', '.join(FORMATS)})")
 
 
-# --------------------------------------------------------------------------- COCO, LabelMe, MPII
-
-def read_coco(src: Path, opts: Options) -> Source:
-    from annotate.coco import load_coco
-
-    return Source(load_coco(src), opts.images)
+def refuse_single_file(probe: Probe, name: str) -> None:
+    """For folder formats: one file that looks like theirs is refused with the reason."""
+    raise PosekitError(probe.path, f"looks like one {name} file; pass the folder that holds the {name} files")
 
 
-def write_coco(ds: KeypointDataset, dst: Path, opts: Options, notes: Notes, images_dir: Path | None) -> Output:
-    from annotate.coco import to_coco_dict
-    from annotate.io import dumps_json
-
-    try:
-        data = dumps_json(to_coco_dict(ds, arrays=True, notes=notes))
-    except ValueError as exc:
-        raise PosekitError(dst, f"refusing to write: {exc}") from None
-    return Output(dst.parent, {dst.name: data}, summary=f"{len(ds.images)} images, {len(ds)} persons")
-
-
-def read_labelme(src: Path, opts: Options) -> Source:
-    from converters.labelme import read_labelme_folder
-
-    layout = _layout_option(opts.layout) if opts.layout else None  # default: the files' own, else COCO-17
-    ds, errors = read_labelme_folder(src, layout, opts.person_label, opts.box_margin, opts.progress, opts.images)
-    if errors and not opts.skip_bad:
-        raise PosekitError(src, f"{len(errors)} bad LabelMe file(s), nothing written; the first: {errors[0]} "
-                                f"(fix them, or pass --skip-bad to convert the rest)")
-    ds.notes.lost("bad LabelMe files skipped (--skip-bad)", len(errors))
-    return Source(ds, opts.images or src)
-
-
-def write_labelme(ds: KeypointDataset, dst: Path, opts: Options, notes: Notes, images_dir: Path | None) -> Output:
-    from converters.labelme import dataset_to_labelme
-
-    if dst.exists() and not dst.is_dir():
-        raise PosekitError(dst, "exists and is not a folder")
-    docs = dataset_to_labelme(ds, dst, images_dir, opts.person_label)
-    files = {str(p.relative_to(dst)): data for p, data in docs.items()}
-    # (no reads_back: a LabelMe folder is where people work; other files there are theirs, and
-    # adding an export beside them is how sets are merged)
-    return Output(dst, files, folder=True, summary=f"{len(docs)} LabelMe files, {len(ds)} persons")
-
-
-def read_mpii(src: Path, opts: Options) -> Source:
-    from converters.mpii import read_mpii as read
-
-    layout = opts.layout or "mpii16"
-    _layout_option(layout)
-    return Source(read(src, layout, opts.images, "all", opts.box_margin), opts.images)
-
-
-def write_mpii(ds: KeypointDataset, dst: Path, opts: Options, notes: Notes, images_dir: Path | None) -> Output:
-    from annotate.io import dumps_json
-    from converters.mpii import write_mpii_json
-
-    entries = write_mpii_json(ds)
-    return Output(dst.parent, {dst.name: dumps_json(entries)}, summary=f"{len(entries)} persons")
-
-
-def _layout_option(name: str):
+def _layout_option(name: str, option: str = "--layout"):
     from annotate.skeletons import get_layout
 
     try:
         return get_layout(name)
     except KeyError as exc:
-        raise PosekitError(None, f"--layout: {exc.args[0]}") from None
+        raise PosekitError(None, f"{option}: {exc.args[0]}") from None
 
 
 # --------------------------------------------------------------------------- shared steps
@@ -282,7 +217,7 @@ def remap(ds: KeypointDataset, layout_name: str, notes: Notes) -> tuple[Keypoint
     from annotate.dataset import Category
     from annotate.skeletons import mapping_between
 
-    dst = _layout_option(layout_name)
+    dst = _layout_option(layout_name, "--map-to")
     src = ds.category.layout
     if src.keypoints == dst.keypoints:
         return ds, f"already {dst.name}"
@@ -296,9 +231,8 @@ def remap(ds: KeypointDataset, layout_name: str, notes: Notes) -> tuple[Keypoint
     dropped = [i for i in range(src.num_keypoints) if i not in used]
     if dropped:
         notes.lost(f"labeled keypoints with no place in {dst.name} ({', '.join(src.keypoints[i] for i in dropped)})",
-                   int(lab[:, dropped].sum()))
-    cats = [Category(c.id, c.name, list(dst.keypoints), [tuple(x) for x in dst.limbs],
-                     {k: v for k, v in c.extra.items() if k not in ("_skeleton_raw", "_keypoints_raw")})
+                   int(lab[:, dropped].sum()), unit="keypoints")
+    cats = [Category(c.id, c.name, list(dst.keypoints), [tuple(x) for x in dst.limbs], dict(c.extra))
             for c in ds.categories]
     extra = list(ds.extra)
     for r, e in enumerate(ds.extra):  # per-keypoint scores follow their keypoints
@@ -310,7 +244,7 @@ def remap(ds: KeypointDataset, layout_name: str, notes: Notes) -> tuple[Keypoint
             extra[r] = {**e, "keypoint_scores": np.maximum(mapped - 1, 0).tolist()}
     out = KeypointDataset(cats[0], ds.images, ds.ann_id, ds.image_id, m.apply(kps), ds.bbox, ds.area,
                           ds.iscrowd, ds.score, extra, ds.info, ds.licenses, ds.other_categories,
-                          ds.other_annotations, ds.top_extra, cats, ds.category_id, ds.notes)
+                          ds.other_annotations, ds.top_extra, cats, ds.category_id, ds.notes, ds.iscrowd_given)
     for a, b, d in m.midpoints:
         notes.changed(f"{dst.keypoints[d]} keypoints derived as the mean of {src.keypoints[a]} and "
                       f"{src.keypoints[b]}", int((out.keypoints[:, d, 2] > 0).sum()))
@@ -326,7 +260,7 @@ def _named_mapping(src: str, dst: str):
 def fill_image_sizes(ds: KeypointDataset, images_dir: Path | None, fmt: str, owner: Path) -> int:
     """Read the width and height of images that lack them from their headers (``images_dir``);
     PosekitError when they cannot be known. Returns how many were read."""
-    from annotate.images import check_image_header, image_path
+    from annotate.images import image_size, image_path
 
     missing = [im for im in ds.images if not im.width or not im.height]
     if not missing:
@@ -335,22 +269,22 @@ def fill_image_sizes(ds: KeypointDataset, images_dir: Path | None, fmt: str, own
         raise PosekitError(owner, f"{len(missing)} image(s) have no width/height (e.g. {missing[0].file_name!r}) "
                                   f"and {fmt} needs them: pass --images DIR to read them from the image files")
     for im in missing:
-        im.width, im.height = check_image_header(image_path(images_dir, im.file_name, owner))
+        im.width, im.height = image_size(image_path(images_dir, im.file_name, owner))
     return len(missing)
 
 
 def note_unheld(ds: KeypointDataset, notes: Notes, *, ann_fields: tuple[str, ...] = (),
                 image_fields: tuple[str, ...] = (), ann_ids: bool = False, image_ids: bool = False,
-                area: bool = False, score: bool = False, crowd_rows: np.ndarray | None = None) -> None:
+                area: bool = False, score: bool = False, crowd_rows: np.ndarray | None = None,
+                splits: bool = False) -> None:
     """Count what the target format cannot hold: annotation and image fields other than the ones it
-    carries (``*_fields``), ids, areas (unless equal to the box's), scores, info and licenses.
-    Crowd rows (when given) are counted by the caller and skipped here."""
+    carries (``*_fields``), ids, areas (unless equal to the box's), scores, images' splits, info
+    and licenses. Crowd rows (when given) are counted by the caller and skipped here."""
     keep = np.ones(len(ds), bool) if crowd_rows is None else ~crowd_rows
     extras = ds.extra if keep.all() else [ds.extra[r] for r in np.flatnonzero(keep).tolist()]
     counts = Counter(chain.from_iterable(extras))
-    # num_keypoints is the count of labeled points (every format has them); NO_ISCROWD marks a file
-    # without iscrowd keys (a fact of the source, not a field)
-    held = {*ann_fields, "num_keypoints", NO_ISCROWD}
+    # num_keypoints is the count of labeled points (every format has them)
+    held = {*ann_fields, "num_keypoints"}
     for n, keys in _by_count({k: c for k, c in counts.items() if k not in held}):
         notes.lost(f"annotations' {', '.join(keys)}", n)
     img_counts = Counter(chain.from_iterable(im.extra for im in ds.images))
@@ -368,6 +302,8 @@ def note_unheld(ds: KeypointDataset, notes: Notes, *, ann_fields: tuple[str, ...
         notes.lost("areas other than the box's (read back as box area)", int(differs.sum()))
     if not score:
         notes.lost("person scores", int((keep & ~np.isnan(ds.score)).sum()))
+    if not splits:
+        notes.lost("images' split (train/val/test)", sum(im.split is not None for im in ds.images))
     if ds.info:
         notes.lost("COCO info", 1)
     if ds.licenses:
@@ -399,15 +335,6 @@ def image_rows(ds: KeypointDataset) -> np.ndarray:
     return order[pos] if len(ids) else np.zeros(0, np.int64)
 
 
-def safe_file_name(file_name: str) -> str:
-    """``file_name`` as a normalised relative path; PosekitError for absolute paths and ``..``
-    (an output named after it must stay inside the output folder)."""
-    rel = file_name.replace("\\", "/")
-    if not rel or rel.startswith("/") or (len(rel) > 1 and rel[1] == ":") or ".." in rel.split("/"):
-        raise PosekitError(None, f"image file_name {file_name!r} must be a relative path inside the images folder")
-    return os.path.normpath(rel)
-
-
 # --------------------------------------------------------------------------- writing outputs
 
 def existing_targets(out: Output) -> list[Path]:
@@ -416,11 +343,8 @@ def existing_targets(out: Output) -> list[Path]:
     return [p for p in out.paths() if os.path.lexists(p)]
 
 
-def write_output(out: Output, overwrite: bool) -> None:
-    """Write every file and link of ``out``; refuse (writing nothing) when a target exists and
-    ``overwrite`` is off. A new folder output appears whole or not at all (filled under a
-    temporary name beside it, then renamed); into an existing folder each file is renamed into
-    place. Single files are written with :func:`annotate.io.write_bytes_atomic` (fsync, rename)."""
+def refuse_existing(out: Output, overwrite: bool) -> None:
+    """PosekitError when a file of ``out`` exists and ``overwrite`` is off, or is a folder."""
     existing = existing_targets(out)
     if existing and not overwrite:
         raise PosekitError(existing[0], f"already exists ({len(existing)} of {len(out.files) + len(out.links)} "
@@ -428,6 +352,14 @@ def write_output(out: Output, overwrite: bool) -> None:
     for p in existing:
         if p.is_dir() and not p.is_symlink():
             raise PosekitError(p, "is a folder where a file is to be written")
+
+
+def write_output(out: Output, overwrite: bool) -> None:
+    """Write every file and link of ``out``; refuse (writing nothing) when a target exists and
+    ``overwrite`` is off. A new folder output appears whole or not at all (filled under a
+    temporary name beside it, then renamed); into an existing folder each file is renamed into
+    place. Single files are written with :func:`annotate.io.write_bytes_atomic` (fsync, rename)."""
+    refuse_existing(out, overwrite)
     root = out.root
     if not out.folder:
         from annotate.io import write_bytes_atomic
@@ -530,48 +462,109 @@ class Result:
     mapping: str | None = None
 
 
-def convert(src: Path, dst: Path, to: str, from_: str | None = None, opts: Options | None = None,
+def check_options(ctx: Context) -> None:
+    """Refuse option values no format can use, before anything is read."""
+    if ctx.outside not in ("clip", "hide", "drop"):
+        raise PosekitError(None, f"--outside must be clip, hide or drop, not {ctx.outside!r}")
+    if ctx.layout:
+        _layout_option(ctx.layout)
+    if ctx.images is not None and not ctx.images.is_dir():
+        raise PosekitError(ctx.images, "images folder not found")
+
+
+def read_dataset(src: Path, ctx: Context, from_: str | None = None) -> tuple[Source, str]:
+    """Read ``src`` as every command reads a dataset: format detected (or ``from_``), the reader's
+    notes in ``ctx.notes`` (and ``ds.notes``), and the account settled: every image, person and
+    labeled keypoint the reader saw is carried or counted, else PosekitError (a bug, never a
+    quiet loss). Returns the source and the format's name."""
+    check_options(ctx)
+    fmt = get_format(from_) if from_ else get_format(detect_format(src))
+    source = fmt.read(src, ctx)
+    if ctx.bad_files and not ctx.skip_bad:
+        raise PosekitError(src, f"{len(ctx.bad_files)} bad part(s) of this {fmt.name} source (listed above), the "
+                                f"first: {ctx.bad_files[0]}; nothing written (fix them, or pass --skip-bad to "
+                                f"convert the rest)")
+    ds = source.ds
+    if ds.notes is not ctx.notes:  # (a reader may count into ctx.notes itself)
+        ctx.notes.merge(ds.notes)
+        ds.notes = ctx.notes
+    settle(ctx.account, ds, ctx.notes, src, f"reading {fmt.name}")
+    return source, fmt.name
+
+
+def settle(account: Account, ds: KeypointDataset, notes: Notes, src: Path, step: str) -> None:
+    """PosekitError when ``account`` (what was seen) is not what ``ds`` carries plus what ``notes``
+    count as not carried."""
+    carried = {"images": len(ds.images), "persons": len(ds),
+               "keypoints": int((ds.keypoints[..., 2] > 0).sum())}
+    gaps = account.settle(carried, notes)
+    if gaps:
+        raise PosekitError(src, f"{step}: the count does not add up ({'; '.join(gaps)}): a posekit bug; "
+                                f"nothing written (please report it with the file)")
+
+
+def write_dataset(ds: KeypointDataset, dst: Path, to: str, ctx: Context, overwrite: bool = False,
+                  images_dir: Path | None = None, inputs: tuple[Path, ...] = ()) -> Output:
+    """Write ``ds`` to ``dst`` as format ``to``, as every command writes a dataset
+    (:func:`prepare_output`, then :func:`write_output`: the files appear whole or not at all)."""
+    out = prepare_output(ds, dst, to, ctx, overwrite, images_dir, inputs)
+    write_output(out, overwrite)
+    return out
+
+
+def prepare_output(ds: KeypointDataset, dst: Path, to: str, ctx: Context, overwrite: bool = False,
+                   images_dir: Path | None = None, inputs: tuple[Path, ...] = ()) -> Output:
+    """The files of ``ds`` written to ``dst`` as format ``to``, made in memory: targets checked
+    (never over an input, an existing output only with ``overwrite``), image sizes read where
+    the format needs them, every person written or counted. Nothing is on disk yet (a command
+    writing several outputs prepares them all first)."""
+    fmt = get_format(to)
+    check_target(fmt, dst, overwrite, inputs)
+    images_dir = ctx.images or images_dir
+    if fmt.needs_sizes:
+        ctx.notes.changed("image sizes read from the image files",
+                          fill_image_sizes(ds, images_dir, fmt.name, inputs[0] if inputs else dst))
+    before = ctx.notes.dropped("persons")
+    out = fmt.write(ds, dst, ctx, images_dir)
+    written = len(ds) if out.persons is None else out.persons
+    if written + ctx.notes.dropped("persons") - before != len(ds):
+        raise PosekitError(dst, f"writing {fmt.name}: {len(ds)} persons to write, {written} written and "
+                                f"{ctx.notes.dropped('persons') - before} counted as not carried: a posekit bug; "
+                                f"nothing written (please report it with the file)")
+    for p in out.paths():
+        if any(q.exists() and p.exists() and p.resolve() == q.resolve() for q in inputs if q.is_file()):
+            raise PosekitError(p, "is also the input; refusing to overwrite an input")
+    refuse_existing(out, overwrite)
+    return out
+
+
+def check_target(fmt: Format, dst: Path, overwrite: bool, inputs: tuple[Path, ...]) -> None:
+    """Refuse a target that is an input, of the wrong kind (file or folder), or (a file) that
+    exists without ``overwrite``, before anything is read or made."""
+    for src in inputs:
+        if src.exists() and dst.exists() and src.resolve() == dst.resolve():
+            raise PosekitError(dst, "is also the input; refusing to overwrite an input")
+    if not fmt.folder_output and not fmt.file_or_folder and dst.is_dir():
+        raise PosekitError(dst, f"is a folder; {fmt.name} is written to a file")
+    if fmt.folder_output and dst.exists() and not dst.is_dir():
+        raise PosekitError(dst, f"exists and is not a folder; {fmt.name} is written to a folder")
+    if not fmt.folder_output and dst.is_file() and not overwrite:
+        raise PosekitError(dst, "already exists; pass --overwrite to replace it")
+
+
+def convert(src: Path, dst: Path, to: str, from_: str | None = None, ctx: Context | None = None,
             map_to: str | None = None, overwrite: bool = False) -> Result:
     """Read ``src`` (format detected, or ``from_``), optionally map its keypoints to layout
-    ``map_to``, write ``dst`` as ``to``. Nothing is written when anything is wrong."""
-    with paused_gc():  # the dataset and the output are many objects, none of them garbage
-        return _convert(src, dst, to, from_, opts, map_to, overwrite)
-
-
-def _convert(src: Path, dst: Path, to: str, from_: str | None, opts: Options | None, map_to: str | None,
-             overwrite: bool) -> Result:
-    opts = opts or Options()
+    ``map_to``, write ``dst`` as ``to``: the one conversion path of every command. Nothing is
+    written when anything is wrong."""
+    ctx = ctx or Context()
     fmt_out = get_format(to)
-    fmt_in = get_format(from_) if from_ else get_format(detect_format(src))
-    if opts.outside not in ("clip", "hide", "drop"):
-        raise PosekitError(None, f"--outside must be clip, hide or drop, not {opts.outside!r}")
-    if opts.layout:
-        _layout_option(opts.layout)
-    if opts.images is not None and not opts.images.is_dir():
-        raise PosekitError(opts.images, "images folder not found")
-    if src.exists() and dst.exists() and src.resolve() == dst.resolve():
-        raise PosekitError(dst, "is also the input; refusing to overwrite an input")
-    if not fmt_out.folder_output and dst.is_dir():
-        raise PosekitError(dst, f"is a folder; {fmt_out.name} is written to a file")
-    if fmt_out.folder_output and dst.exists() and not dst.is_dir():
-        raise PosekitError(dst, f"exists and is not a folder; {fmt_out.name} is written to a folder")
-    if not fmt_out.folder_output and dst.exists() and not overwrite:
-        raise PosekitError(dst, "already exists; pass --overwrite to replace it")
-    source = fmt_in.read(src, opts)
-    ds = source.ds
-    notes = ds.notes  # readers and writers count into the one dataset's notes
-    mapping = None
-    if map_to:
-        ds, mapping = remap(ds, map_to, notes)
-    images_dir = opts.images or source.images_dir
-    if fmt_out.needs_sizes:
-        n = fill_image_sizes(ds, images_dir, fmt_out.name, src)
-        notes.changed("image sizes read from the image files", n)
-    out = fmt_out.write(ds, dst, opts, notes, images_dir)
-    if src.is_file() and not (out.folder and not out.root.exists()):
-        src_real = src.resolve()
-        for p in out.paths():
-            if p.exists() and p.resolve() == src_real:
-                raise PosekitError(p, "is also the input; refusing to overwrite an input")
-    write_output(out, overwrite)
-    return Result(ds, fmt_in.name, fmt_out.name, out.summary, notes, mapping)
+    check_options(ctx)
+    check_target(fmt_out, dst, overwrite, (src,))
+    with paused_gc():  # the dataset and the output are many objects, none of them garbage
+        source, fmt_in = read_dataset(src, ctx, from_)
+        ds, mapping = source.ds, None
+        if map_to:
+            ds, mapping = remap(ds, map_to, ctx.notes)
+        out = write_dataset(ds, dst, fmt_out.name, ctx, overwrite, source.images_dir, (src,))
+    return Result(ds, fmt_in, fmt_out.name, out.summary, ctx.notes, mapping)

@@ -145,9 +145,11 @@ def _images_in_subfolders(folder: Path) -> bool:
 
 def _image_paths_in_files(out_dir: Path, file_names: Iterable[str]) -> list[str]:
     """The ``imagePath`` of each LabelMe file ``out_dir/NAME.json`` that exists."""
+    from .labelme import labelme_json_path
+
     paths = []
     for name in file_names:
-        p = (Path(out_dir) / name).with_suffix(".json")
+        p = labelme_json_path(Path(out_dir), name)
         try:
             doc = json.loads(p.read_bytes())
         except (OSError, ValueError):

@@ -16,28 +16,41 @@ Coordinates are percent of the image (``original_width``/``original_height`` on 
 The labeling config that declares all of this is written beside the tasks as
 ``<name>.label_config.xml`` (label-studio-converter's naming).
 
+What users see of a task is kept through the dataset: a task read from Label Studio keeps its
+image URL (``/data/upload/18/abc-x.jpg`` stays so, unless it is what ``--image-root-url`` +
+file name gives), its ``id`` and its ``meta`` in the image's field ``label_studio`` (``{"url",
+"id", "meta"}``; COCO and LabelMe carry it, other targets count it), and its other data fields
+as the image's fields; writing Label Studio gives them back (the URL while it still names the
+image's file).
+
 Reading also takes Label Studio's own exports (JSON; JSON-MIN; ``completions`` of Label Studio
 0.x): the first non-cancelled annotation of a task (else its first prediction; the others are
-counted), keypoints without ``parentID`` joined per label to the box holding them or nearest
-(else, when no label repeats, made one person; a join that is a guess -- the point inside
-several boxes, none, or a box with another point of its label -- counted apart),
+counted). A person is a box with the keypoints linked to it -- by ``parentID`` or by a
+``relation`` result (``{"type": "relation", "from_id", "to_id", "direction"}``, either
+direction; how multi-person projects tie points to an individual) -- or, without a box, the
+keypoints that relations chain together. Links win over position: a keypoint linked to box b
+is b's even when it lies inside box a. A keypoint with no link is joined per label by position
+(the guess, counted): to the box holding it or nearest (within half its diagonal), each box
+taking one point of a label (a point inside exactly one box free for its label is counted
+apart from the real guesses); the points no box takes make one person when no label repeats.
 label-studio-converter's COCO import (every keypoint labelled with its category, in order after
-its box; ``hidden`` points, its mark for COCO v<2, as v=1, or v=0 at (0, 0)), rotated rectangles
-as the upright box around them, region ``score``s as the person's score and ``keypoint_scores``,
-sizes from the image files when the results have none. The file name is the path of an http(s)
-or cloud URL (``https://host/cam1/0001.jpg`` -> ``cam1/0001.jpg``; the query dropped, unless the
-path has no image suffix: ``https://host/image?id=1`` -> ``image?id=1``), an upload's name, or
-what follows ``?d=``; when the images folder lacks ``<folder>/<name>`` but has ``<name>``, the
-name is that file's (counted). Two tasks with one URL are two images of one file name; different
-URLs naming one file are refused. The results' sizes must be positive whole numbers (``"100"``
-is read as 100); a ``data.width``/``height`` that is not one is not used, and kept as the image's
-``data_width``/``data_height`` (counted). The task's other data fields are the image's fields
-(and written back).
+its box; ``hidden`` points, its mark for COCO v<2, as v=1, or v=0 at (0, 0), counted) is read
+in order; rotated rectangles as the upright box around them; region ``score``s as the person's
+score and ``keypoint_scores``; sizes from the image files when the results have none. The file
+name is the path of an http(s) or cloud URL (``https://host/cam1/0001.jpg`` -> ``cam1/0001.jpg``;
+the query dropped, unless the path has no image suffix: ``https://host/image?id=1`` ->
+``image?id=1``), an upload's name, or what follows ``?d=``; when the images folder lacks
+``<folder>/<name>`` but has ``<name>``, the name is that file's (counted). Two tasks with one URL
+are two images of one file name; different URLs naming one file are refused. The results' sizes
+must be positive whole numbers (``"100"`` is read as 100); a ``data.width``/``height`` that is
+not one is not used, and kept as the image's ``data_width``/``data_height`` (counted). Other
+task fields Label Studio makes anew on import (``created_at``, ``inner_id``, ...) are not read.
 """
 from __future__ import annotations
 
 import urllib.parse
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -45,17 +58,21 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from annotate.dataset import Category, DatasetBuilder, KeypointDataset
+from annotate.dataset import Category, DatasetBuilder, ImageInfo, KeypointDataset, boxes_from_keypoints
 from annotate.errors import PosekitError
-from annotate.images import IMAGE_SUFFIXES
-from annotate.io import dumps_json, read_json
-from annotate.notes import Notes
-from annotate.skeletons import LAYOUTS, NameIndex, canonical_name, layout_for_names
+from annotate.images import IMAGE_SUFFIXES, image_size
+from annotate.io import dumps_json, read_json, relative_name, safe_relative
+from annotate.notes import Account, Notes
+from annotate.skeletons import LAYOUTS, NameIndex, canonical_name, get_layout, layout_for_names
 
-from .formats import Options, Output, Source, class_index, note_unheld
+from .formats import Context, Output, Probe, Source, class_index, note_unheld
 
 BOX_TAG, KEYPOINT_TAG, VISIBILITY_TAG, CROWD_TAG, IMAGE_TAG = "person", "keypoint", "visibility", "crowd", "image"
 OCCLUDED, CROWD = "occluded", "crowd"
+#: The image field that keeps a task's URL, id and meta.
+TASK_FIELD = "label_studio"
+#: Data fields the writer fills itself.
+_RESERVED = (IMAGE_TAG, "image_id", "width", "height")
 POINT_WIDTH = 1.0
 _COLOURS = {"left": "#00c853", "right": "#ff8f00", "": "#2f80ed"}
 
@@ -91,75 +108,111 @@ def labeling_config(categories: list[Category]) -> str:
     return "\n".join(lines)
 
 
-def write_labelstudio(ds: KeypointDataset, dst: Path, opts: Options, notes: Notes,
-                      images_dir: Path | None) -> Output:
+# --------------------------------------------------------------------------- writing
+
+def write(ds: KeypointDataset, dst: Path, ctx: Context, images_dir: Path | None) -> Output:
     """Tasks JSON and the labeling config beside it."""
-    reserved = (IMAGE_TAG, "image_id", "width", "height")
-    image_fields = tuple({k for im in ds.images for k in im.extra if k not in reserved})
+    notes = ctx.notes
+    _note_unwritable(ds, notes)
+    boxes, drawn = _boxes(ds, ctx.box_margin, notes)
+    notes.lost("keypoint scores of unlabeled keypoints (no region to carry them)",
+               _unheld_scores(ds, np.flatnonzero(drawn & ~ds.iscrowd.astype(bool))))
+    writer = _TaskWriter(ds, boxes, drawn, ctx)
+    by_image = ds.indices_by_image()
+    tasks = [writer.task(im, by_image[im.id].tolist()) for im in ds.images]
+    notes.changed("task image URLs kept from the source (not --image-root-url)", writer.kept_urls)
+    notes.changed("kept task image URLs that no longer name the image's file, written as --image-root-url + "
+                  "file name", writer.stale_urls)
+    cfg = config_path(dst)
+    persons = int(drawn.sum())
+    return Output(dst.parent, {dst.name: dumps_json(tasks, indent=2),
+                               cfg.name: labeling_config(ds.categories).encode("utf-8")},
+                  summary=f"{len(tasks)} tasks, {persons} persons; labeling config {cfg.name}", persons=persons)
+
+
+def _note_unwritable(ds: KeypointDataset, notes: Notes) -> None:
+    """Count what Label Studio tasks cannot hold: fields, crowd segmentations, odd visibilities,
+    coordinates of unlabeled keypoints, keypoints of crowd regions."""
+    image_fields = tuple({k for im in ds.images for k in im.extra if k not in _RESERVED})
     note_unheld(ds, notes, ann_fields=("keypoint_scores",), image_fields=image_fields, image_ids=True, score=True)
     crowd = ds.iscrowd.astype(bool)
     notes.lost("crowd regions' segmentation (a Label Studio crowd region is its box)",
-               int(sum(1 for r in np.flatnonzero(crowd).tolist() if ds.extra[r].get("segmentation"))))
-    cls, _ = class_index(ds)
+               sum(1 for r in np.flatnonzero(crowd).tolist() if ds.extra[r].get("segmentation")))
     kps = ds.keypoints
-    K = kps.shape[1]
     v = kps[..., 2]
-    odd = ~np.isin(v, (0, 1, 2))
     notes.changed("keypoints with visibility other than 0, 1 or 2 written as occluded (0 < v < 1.5) or visible",
-                  int((odd & (v > 0)).sum()))
+                  int((~np.isin(v, (0, 1, 2)) & (v > 0)).sum()))
     notes.lost("coordinates of unlabeled (v=0) keypoints (Label Studio has no region for them)",
                int(((v <= 0) & ((kps[..., 0] != 0) | (kps[..., 1] != 0))).sum()))
-    boxes, drawn = _boxes(ds, opts.box_margin, notes)
-    notes.lost("keypoint scores of unlabeled keypoints (no region to carry them)",
-               _unheld_scores(ds, np.flatnonzero(drawn & ~crowd)))
-    by_image = ds.indices_by_image()
-    tasks = []
-    for im in ds.images:
-        W, H = float(im.width), float(im.height)
+    notes.lost("keypoints of crowd regions", int((v[crowd] > 0).sum()))
+
+
+class _TaskWriter:
+    """Writes one image's task: its data (the kept URL, or ``--image-root-url`` + file name),
+    the kept task id and meta, and per person a box with its keypoints."""
+
+    def __init__(self, ds: KeypointDataset, boxes: np.ndarray, drawn: np.ndarray, ctx: Context) -> None:
+        self.ds, self.boxes, self.drawn, self.ctx = ds, boxes, drawn, ctx
+        self.cls = class_index(ds)[0]
+        self.crowd = ds.iscrowd.astype(bool)
+        self.explicit_root = ctx.image_root_url != Context.image_root_url
+        self.kept_urls = self.stale_urls = 0
+
+    def task(self, im: ImageInfo, rows: list[int]) -> dict[str, Any]:
         common = {"to_name": IMAGE_TAG, "original_width": im.width, "original_height": im.height, "image_rotation": 0}
         result: list[dict[str, Any]] = []
-        for k, r in enumerate(by_image[im.id].tolist(), start=1):
-            if not drawn[r]:
-                continue
-            rid = f"p{k}"
-            x, y, w, h = boxes[r].tolist()
-            box = {"x": x / W * 100, "y": y / H * 100, "width": w / W * 100, "height": h / H * 100, "rotation": 0}
-            result.append({"id": rid, "type": "rectanglelabels", "from_name": BOX_TAG, **common,
-                           "value": {**box, "rectanglelabels": [ds.categories[cls[r]].name]},
-                           **({} if np.isnan(ds.score[r]) else {"score": float(ds.score[r])})})
-            if crowd[r]:
-                result.append({"id": rid, "type": "choices", "from_name": CROWD_TAG, **common,
-                               "value": {**box, "choices": [CROWD]}})
-                notes.lost("keypoints of crowd regions", int((v[r] > 0).sum()))
-                continue
-            for j, name in enumerate(ds.category.keypoints):
-                vis = v[r, j]
-                if vis <= 0:
-                    continue
-                pt = {"x": kps[r, j, 0] / W * 100, "y": kps[r, j, 1] / H * 100, "width": POINT_WIDTH}
-                kid = f"{rid}k{j}"
-                result.append({"id": kid, "type": "keypointlabels", "from_name": KEYPOINT_TAG, **common,
-                               "parentID": rid, "value": {**pt, "keypointlabels": [name]}, **_score(ds.extra[r], j, K)})
-                if vis < 1.5:
-                    result.append({"id": kid, "type": "choices", "from_name": VISIBILITY_TAG, **common,
-                                   "value": {**pt, "choices": [OCCLUDED]}})
-        url = opts.image_root_url + im.file_name
-        data = {IMAGE_TAG: url, "image_id": im.id, "width": im.width, "height": im.height}
-        data.update({k: val for k, val in im.extra.items() if k not in reserved})
-        tasks.append({"data": data,
-                      "annotations": [{"result": result, "ground_truth": False}]})
-    cfg = config_path(dst)
-    return Output(dst.parent, {dst.name: dumps_json(tasks, indent=2),
-                               cfg.name: labeling_config(ds.categories).encode("utf-8")},
-                  summary=f"{len(tasks)} tasks, {len(ds)} persons; labeling config {cfg.name}")
+        for k, r in enumerate(rows, start=1):
+            if self.drawn[r]:
+                result += self._person(r, f"p{k}", float(im.width), float(im.height), common)
+        kept = im.extra.get(TASK_FIELD)
+        kept = kept if isinstance(kept, dict) else {}
+        data = {IMAGE_TAG: self._url(im.file_name, kept.get("url")), "image_id": im.id, "width": im.width,
+                "height": im.height}
+        data.update({k: val for k, val in im.extra.items() if k not in _RESERVED and val is not kept})
+        task: dict[str, Any] = {} if kept.get("id") is None else {"id": kept["id"]}
+        task["data"] = data
+        if kept.get("meta") is not None:
+            task["meta"] = kept["meta"]
+        task["annotations"] = [{"result": result, "ground_truth": False}]
+        return task
+
+    def _url(self, file_name: str, kept: Any) -> str:
+        """The kept URL while it still names ``file_name``; else the image root URL + file name."""
+        if isinstance(kept, str) and kept:
+            named = _file_name(kept, self.ctx.image_root_url)
+            if named == file_name or named.endswith("/" + file_name):
+                self.kept_urls += int(self.explicit_root and not kept.startswith(self.ctx.image_root_url))
+                return kept
+            self.stale_urls += 1
+        return self.ctx.image_root_url + file_name
+
+    def _person(self, r: int, rid: str, W: float, H: float, common: dict[str, Any]) -> list[dict[str, Any]]:
+        """A person's box region, its crowd choice, or its keypoint regions and occlusion choices."""
+        ds = self.ds
+        x, y, w, h = self.boxes[r].tolist()
+        box = {"x": x / W * 100, "y": y / H * 100, "width": w / W * 100, "height": h / H * 100, "rotation": 0}
+        out = [{"id": rid, "type": "rectanglelabels", "from_name": BOX_TAG, **common,
+                "value": {**box, "rectanglelabels": [ds.categories[self.cls[r]].name]},
+                **({} if np.isnan(ds.score[r]) else {"score": float(ds.score[r])})}]
+        if self.crowd[r]:
+            return out + [{"id": rid, "type": "choices", "from_name": CROWD_TAG, **common,
+                           "value": {**box, "choices": [CROWD]}}]
+        kps, K = ds.keypoints[r], ds.keypoints.shape[1]
+        for j in np.flatnonzero(kps[:, 2] > 0).tolist():
+            pt = {"x": kps[j, 0] / W * 100, "y": kps[j, 1] / H * 100, "width": POINT_WIDTH}
+            kid = f"{rid}k{j}"
+            out.append({"id": kid, "type": "keypointlabels", "from_name": KEYPOINT_TAG, **common, "parentID": rid,
+                        "value": {**pt, "keypointlabels": [ds.category.keypoints[j]]}, **_score(ds.extra[r], j, K)})
+            if kps[j, 2] < 1.5:
+                out.append({"id": kid, "type": "choices", "from_name": VISIBILITY_TAG, **common,
+                            "value": {**pt, "choices": [OCCLUDED]}})
+        return out
 
 
 def _boxes(ds: KeypointDataset, margin: float, notes: Notes) -> tuple[np.ndarray, np.ndarray]:
     """Each person's box (Label Studio joins keypoints to a box): its own, else its keypoints'
     extent grown by ``margin``; and whether the person is written (a person with neither a box
-    nor a labeled keypoint has nothing to draw)."""
-    from annotate.dataset import boxes_from_keypoints
-
+    nor a labeled keypoint has nothing to draw: counted)."""
     boxes = ds.bbox.copy()
     no_box = np.isnan(boxes).any(axis=1)
     if no_box.any():
@@ -168,7 +221,8 @@ def _boxes(ds: KeypointDataset, margin: float, notes: Notes) -> tuple[np.ndarray
         boxes[no_box] = boxes_from_keypoints(ds.keypoints[no_box], wh, margin)
     drawn = ~np.isnan(boxes).any(axis=1)
     notes.changed("persons without a box given their keypoints' extent as box", int((no_box & drawn).sum()))
-    notes.lost("persons with neither a box nor a labeled keypoint (nothing to draw)", int((~drawn).sum()))
+    notes.lost("persons with neither a box nor a labeled keypoint (nothing to draw)", int((~drawn).sum()),
+               unit="persons")
     return boxes, drawn
 
 
@@ -190,12 +244,29 @@ def _score(extra: dict[str, Any], j: int, K: int) -> dict[str, float]:
     return {}
 
 
-# --------------------------------------------------------------------------- reading
+# --------------------------------------------------------------------------- reading: the tasks' shape
 
 #: JSON-MIN's fields of a record that are not the task's data nor a result.
 _MIN_META = {"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement"}
 _MIN_TYPES = ("keypointlabels", "rectanglelabels", "polygonlabels", "brushlabels", "ellipselabels", "labels",
               "choices", "text", "rating", "taxonomy", "number", "datetime")
+_LABEL_LISTS = ("rectanglelabels", "keypointlabels", "choices")
+
+
+def _load_tasks(src: Path, notes: Notes) -> list[dict[str, Any]]:
+    """The file's tasks (one task object, a list of them, or JSON-MIN records), each checked."""
+    tasks = read_json(src)
+    if isinstance(tasks, dict) and "data" in tasks:
+        tasks = [tasks]
+    if not isinstance(tasks, list):
+        raise PosekitError(src, "expected Label Studio tasks: a list of {data, annotations}")
+    if _is_json_min(tasks):
+        tasks = _from_json_min(tasks, src, notes)
+    for i, t in enumerate(tasks):
+        if not isinstance(t, dict) or not isinstance(t.get("data"), dict):
+            raise PosekitError(src, f"task {i} has no 'data' object")
+        _check_task(t, _where(i, t), src)
+    return tasks
 
 
 def _config(path: Path) -> tuple[list[str] | None, list[str] | None, str | None]:
@@ -237,8 +308,6 @@ def _file_name(url: str, root_url: str) -> str:
 def _image_file(name: str, images_dir: Path) -> tuple[str, Path | None]:
     """The image's name and its file under ``images_dir`` (None when not there): ``name``, else
     (a URL's folders the images folder does not have) the last part of ``name``."""
-    from annotate.io import safe_relative
-
     for cand in dict.fromkeys((name, name.rsplit("/", 1)[-1])):
         try:
             path = safe_relative(images_dir, cand, "image file_name", images_dir)
@@ -309,9 +378,6 @@ def _results(task: Any) -> tuple[list[Any], str]:
     return [], "none"
 
 
-_LABEL_LISTS = ("rectanglelabels", "keypointlabels", "choices")
-
-
 def _where(i: int, task: dict[str, Any]) -> str:
     """How a message names a task: its place in the file, and its id when it has one."""
     tid = task.get("id")
@@ -340,6 +406,8 @@ def _check_task(task: dict[str, Any], where: str, src: Path) -> None:
             raise PosekitError(src, f"{where}: region {rid!r} has {typ} {labels!r}; Label Studio writes a list of "
                                     f"strings")
 
+
+# --------------------------------------------------------------------------- reading: keypoint names
 
 def _labels_of(tasks: list[Any], typ: str) -> list[str]:
     seen: dict[str, None] = {}
@@ -380,17 +448,15 @@ def _run_lengths(tasks: list[Any]) -> set[int]:
     return runs
 
 
-def _positional_names(tasks: list[Any], opts: Options, src: Path) -> list[str]:
+def _positional_names(tasks: list[Any], ctx: Context, src: Path) -> list[str]:
     """Keypoint names when every keypoint is labelled with its category (label-studio-converter's
     COCO import): ``--layout``'s, else COCO-17 for 17 points, else ``keypoint_0``..."""
     runs = _run_lengths(tasks) - {0}
-    if opts.layout:
-        from annotate.skeletons import get_layout
-
-        names = list(get_layout(opts.layout).keypoints)
+    if ctx.layout:
+        names = list(get_layout(ctx.layout).keypoints)
         if runs - {len(names)}:
             raise PosekitError(src, f"keypoints labelled with their category come in runs of {sorted(runs)} after "
-                                    f"each box; --layout {opts.layout} has {len(names)}")
+                                    f"each box; --layout {ctx.layout} has {len(names)}")
         return names
     if len(runs) != 1:
         raise PosekitError(src, f"keypoints are labelled with their category (label-studio-converter's COCO import) "
@@ -398,6 +464,40 @@ def _positional_names(tasks: list[Any], opts: Options, src: Path) -> list[str]:
     K = runs.pop()
     return list(LAYOUTS["coco17"].keypoints) if K == 17 else [f"keypoint_{i}" for i in range(K)]
 
+
+@dataclass
+class _Schema:
+    """What the tasks hold: keypoint names, the categories (box labels), whether keypoints are
+    read in order after their box (label-studio-converter's COCO import), the image's data key."""
+
+    names: list[str]
+    categories: list[Category]
+    positional: bool
+    image_key: str | None
+
+
+def _schema(tasks: list[dict[str, Any]], src: Path, ctx: Context) -> _Schema:
+    """The keypoint names and categories: the labeling config's beside the tasks, else the labels
+    of the results (``--layout`` for keypoints labelled with their category, or no config)."""
+    kp_names, box_labels, image_key = _config(config_path(src))
+    box_labels = box_labels or _labels_of(tasks, "rectanglelabels") or ["person"]
+    labels = kp_names or _labels_of(tasks, "keypointlabels")
+    positional = bool(labels) and set(labels) <= set(box_labels)
+    if positional:
+        names = _positional_names(tasks, ctx, src)
+    elif ctx.layout and not kp_names:
+        names = list(get_layout(ctx.layout).keypoints)
+    else:
+        names = kp_names or _names_from_results(tasks)
+    if not names:
+        raise PosekitError(src, "no keypoint labels in the tasks (and no labeling config beside them)")
+    skeleton = [tuple(x) for x in layout_for_names(names).limbs]
+    cats = [Category(i + 1, n, list(names), list(skeleton), {"supercategory": "person"})
+            for i, n in enumerate(box_labels)]
+    return _Schema(names, cats, positional, image_key)
+
+
+# --------------------------------------------------------------------------- reading: sizes and ids
 
 def _pixels(x: Any) -> int | None:
     """A positive whole number of pixels (``100``, ``100.0`` or ``"100"``) as an int; else None."""
@@ -429,9 +529,7 @@ def _image_size(results: list[Any], data: dict[str, Any], path: Path | None, not
         size.append(px)
     W, H = size
     if not (W and H) and path is not None:
-        from annotate.images import oriented_size
-
-        W, H = oriented_size(path)
+        W, H = image_size(path)
         notes.changed("image sizes read from the image files (tasks without original_width/height)", 1)
     return W, H
 
@@ -474,88 +572,110 @@ def _image_ids(tasks: list[dict[str, Any]], notes: Notes) -> list[int | None]:
     return [None] * len(tasks)
 
 
-def read_labelstudio(src: Path, opts: Options) -> Source:
-    """Read Label Studio JSON tasks (an export, JSON-MIN, or what :func:`write_labelstudio` wrote)."""
-    tasks = read_json(src)
-    if isinstance(tasks, dict) and "data" in tasks:
-        tasks = [tasks]
-    if not isinstance(tasks, list):
-        raise PosekitError(src, "expected Label Studio tasks: a list of {data, annotations}")
-    notes = Notes()
-    if _is_json_min(tasks):
-        tasks = _from_json_min(tasks, src, notes)
-    for i, t in enumerate(tasks):
-        if not isinstance(t, dict) or not isinstance(t.get("data"), dict):
-            raise PosekitError(src, f"task {i} has no 'data' object")
-        _check_task(t, _where(i, t), src)
-    kp_names, box_labels, image_key = _config(config_path(src))
-    box_labels = box_labels or _labels_of(tasks, "rectanglelabels") or ["person"]
-    labels = kp_names or _labels_of(tasks, "keypointlabels")
-    positional = bool(labels) and set(labels) <= set(box_labels)
-    if positional:
-        names = _positional_names(tasks, opts, src)
-    elif opts.layout and not kp_names:
-        from annotate.skeletons import get_layout
+# --------------------------------------------------------------------------- reading
 
-        names = list(get_layout(opts.layout).keypoints)
-    else:
-        names = kp_names or _names_from_results(tasks)
-    if not names:
-        raise PosekitError(src, "no keypoint labels in the tasks (and no labeling config beside them)")
-    skeleton = [tuple(x) for x in layout_for_names(names).limbs]
-    cats = [Category(i + 1, n, list(names), list(skeleton), {"supercategory": "person"})
-            for i, n in enumerate(box_labels)]
-    b = DatasetBuilder(cats[0])
-    b.categories = cats
-    if positional:
-        notes.changed("keypoints labelled with their category read in order (label-studio-converter's COCO "
-                      "import)", sum(1 for t in tasks for r in _results(t)[0]
-                                     if isinstance(r, dict) and r.get("type") == "keypointlabels"))
-    other: dict[str, int] = {}
-    ids = _image_ids(tasks, notes)
-    images_dir = opts.images or src.parent
-    reader = _TaskReader(NameIndex(names), len(names), {c.name: c.id for c in cats}, positional, notes, other, src)
-    seen: dict[str, tuple[str, str]] = {}
-    for t_i, task in enumerate(tasks):
+def read(src: Path, ctx: Context) -> Source:
+    """Read Label Studio JSON tasks (an export, JSON-MIN, or what :func:`write` wrote); every task,
+    person (box, relation group, guessed group) and keypoint region counted in ``ctx.account``."""
+    tasks = _load_tasks(src, ctx.notes)
+    schema = _schema(tasks, src, ctx)
+    if schema.positional:
+        ctx.notes.changed("keypoints labelled with their category read in order (label-studio-converter's COCO "
+                          "import)", sum(1 for t in tasks for r in _results(t)[0]
+                                         if isinstance(r, dict) and r.get("type") == "keypointlabels"))
+    builder = DatasetBuilder(schema.categories[0])
+    builder.categories = schema.categories
+    reader = _FileReader(src, ctx, schema, builder)
+    for t_i, (task, image_id) in enumerate(zip(tasks, _image_ids(tasks, ctx.notes))):
+        reader.task(t_i, task, image_id)
+        ctx.advance()
+    return Source(builder.build(ctx.box_margin), reader.images_dir)
+
+
+class _FileReader:
+    """Reads a file's tasks one at a time into ``builder``: the image (file name from the URL,
+    size, data fields, the task's kept URL, id and meta) and its persons."""
+
+    def __init__(self, src: Path, ctx: Context, schema: _Schema, builder: DatasetBuilder) -> None:
+        self.src, self.ctx, self.schema, self.builder = src, ctx, schema, builder
+        self.notes = ctx.notes
+        self.images_dir = ctx.images or src.parent
+        self.persons = _TaskReader(schema, ctx.notes, ctx.account, src)
+        self.seen: dict[str, tuple[str, str]] = {}  # file name -> (task, URL) that named it first
+
+    def task(self, t_i: int, task: dict[str, Any], image_id: int | None) -> None:
         data, where = task["data"], _where(t_i, task)
-        key = image_key or IMAGE_TAG
-        if key not in data:  # no config: the one string of the data
+        self.ctx.account.seen("images")
+        key, url = self._url(data, where)
+        _count_unread(task, self.notes)
+        results, kind = _results(task)
+        self.notes.changed("tasks without an annotation read from their first prediction", int(kind == "prediction"))
+        name, path, url_name = self._image_file(url, where)
+        W, H = _image_size(results, data, path, self.notes, where, self.src)
+        if results and not (W and H):
+            self._no_size(url_name, where)
+        iid = self.builder.add_image(name, W, H, image_id=image_id, **self._fields(task, key, url, name))
+        for p in self.persons.persons(results, float(W or 0), float(H or 0), where):
+            extra = {"keypoint_scores": [p.scores.get(j, 0.0) for j in range(len(p.kps))]} if p.scores else {}
+            self.builder.add_person(iid, p.kps, p.box, iscrowd=p.crowd, category_id=p.cat, score=p.score, **extra)
+
+    def _url(self, data: dict[str, Any], where: str) -> tuple[str, str]:
+        """The data key of the image and its URL: the config's Image value, else ``image``, else
+        the one string of the data."""
+        key = self.schema.image_key or IMAGE_TAG
+        if key not in data:
             strings = [k for k, v in data.items() if isinstance(v, str)]
             key = strings[0] if len(strings) == 1 else key
         url = data.get(key)
         if not isinstance(url, str) or not url:
-            raise PosekitError(src, f"{where}: data has no image URL ({image_key or IMAGE_TAG!r})")
-        _count_unread(task, notes)
-        results, kind = _results(task)
-        if kind == "prediction":
-            notes.changed("tasks without an annotation read from their first prediction", 1)
-        url_name = _file_name(url, opts.image_root_url)
-        name, path = _image_file(url_name, images_dir)
-        notes.changed("image URLs whose file was found by its name alone in the images folder (the URL's folders "
-                      "dropped from the file name)", int(name != url_name))
-        if name in seen and seen[name][1] != url:
-            raise PosekitError(src, f"{seen[name][0]} and {where} both name image {name!r} ({seen[name][1]!r}, "
-                                    f"{url!r}); two images cannot share a file name")
-        seen.setdefault(name, (where, url))
-        W, H = _image_size(results, data, path, notes, where, src)
+            raise PosekitError(self.src, f"{where}: data has no image URL ({self.schema.image_key or IMAGE_TAG!r})")
+        return key, url
+
+    def _image_file(self, url: str, where: str) -> tuple[str, Path | None, str]:
+        """(file name, the file under the images folder or None, the name the URL gives)."""
+        named = _file_name(url, self.ctx.image_root_url)
+        try:
+            url_name = relative_name(named, "image file name", self.src)
+        except PosekitError as exc:
+            hint = "; pass --image-root-url with the URL's prefix to strip it" if named.startswith("/") else ""
+            raise PosekitError(self.src, f"{where}: image URL {url!r}: {exc.message}{hint}") from None
+        name, path = _image_file(url_name, self.images_dir)
+        self.notes.changed("image URLs whose file was found by its name alone in the images folder (the URL's "
+                           "folders dropped from the file name)", int(name != url_name))
+        first = self.seen.setdefault(name, (where, url))
+        if first[1] != url:
+            raise PosekitError(self.src, f"{first[0]} and {where} both name image {name!r} ({first[1]!r}, {url!r}); "
+                                         f"two images cannot share a file name")
+        return name, path, url_name
+
+    def _no_size(self, url_name: str, where: str) -> None:
+        last = url_name.rsplit("/", 1)[-1]
+        raise PosekitError(self.src, f"{where}: no original_width/original_height and no image {url_name!r}"
+                                     f"{'' if last == url_name else f' (nor {last!r})'} under {self.images_dir} to "
+                                     f"read its size from; {'check' if self.ctx.images else 'pass'} --images DIR, or "
+                                     f"pass --image-root-url URL to strip the URL's prefix from the file name")
+
+    def _fields(self, task: dict[str, Any], key: str, url: str, name: str) -> dict[str, Any]:
+        """The image's fields: the task's other data fields, data sizes that are not sizes (as
+        ``data_width``/``data_height``), and under ``label_studio`` what of the task Label Studio
+        shows that the dataset has no place for: its URL (unless the default one of the file
+        name), its id and meta."""
+        data = task["data"]
+        fields = {k: v for k, v in data.items() if k not in (key, "image_id", "width", "height")}
         bad = _bad_data_sizes(data)
-        notes.changed("tasks' data.width/height that are not a size in pixels (not used; kept as the image's "
-                      "data_width/data_height)", int(bool(bad)))
-        extra = {k: v for k, v in data.items() if k not in (key, "image_id", "width", "height")}
-        iid = b.add_image(name, W, H, image_id=ids[t_i], **extra, **bad)
-        if results and not (W and H):
-            last = url_name.rsplit("/", 1)[-1]
-            raise PosekitError(src, f"{where}: no original_width/original_height and no image {url_name!r}"
-                                    f"{'' if last == url_name else f' (nor {last!r})'} under {images_dir} to read "
-                                    f"its size from; {'check' if opts.images else 'pass'} --images DIR, or pass "
-                                    f"--image-root-url URL to strip the URL's prefix from the file name")
-        for p in reader.persons(results, float(W or 0), float(H or 0), where):
-            b.add_person(iid, p["kps"], p["box"], iscrowd=p["crowd"], category_id=p["cat"], score=p["score"],
-                         **p["extra"])
-    for what, n in sorted(other.items()):
-        notes.lost(f"Label Studio {what} (not person boxes or keypoints)", n)
-    b.notes.merge(notes)
-    return Source(b.build(opts.box_margin), images_dir)
+        self.notes.changed("tasks' data.width/height that are not a size in pixels (not used; kept as the image's "
+                           "data_width/data_height)", int(bool(bad)))
+        fields.update(bad)
+        kept = {"url": url} if url != Context.image_root_url + name else {}
+        if task.get("id") is not None:
+            kept["id"] = task["id"]
+        if task.get("meta") not in (None, {}):
+            kept["meta"] = task["meta"]
+        if kept:
+            self.notes.lost(f"tasks' data field {TASK_FIELD!r} (the image field that keeps the task's URL, id and "
+                            f"meta)", int(TASK_FIELD in fields))
+            fields[TASK_FIELD] = kept
+        return fields
 
 
 def _count_unread(task: dict[str, Any], notes: Notes) -> None:
@@ -573,72 +693,173 @@ def _count_unread(task: dict[str, Any], notes: Notes) -> None:
                                                          if isinstance(d, dict) and d.get("result")))
 
 
+# --------------------------------------------------------------------------- reading: a task's persons
+
+@dataclass
+class _Person:
+    """A person being read: box (None: none), category id, keypoints, how messages name it."""
+
+    box: list[float] | None
+    cat: int
+    kps: np.ndarray
+    name: str
+    score: float | None = None
+    crowd: bool = False
+    scores: dict[int, float] = field(default_factory=dict)
+    n: int = 0  # keypoints placed in order (label-studio-converter's COCO import)
+
+
+@dataclass
+class _Regions:
+    """A task's results sorted: person boxes by region id, keypoint regions (and the box each
+    follows), per-region choices, relations (from_id, to_id)."""
+
+    boxes: dict[str, _Person] = field(default_factory=dict)
+    points: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    after: list[str | None] = field(default_factory=list)
+    choices: list[tuple[str, set[str]]] = field(default_factory=list)
+    relations: list[tuple[str, str]] = field(default_factory=list)
+
+
+_SURE = "keypoints joined to a person by position (no relation): inside the one box free for their label"
+_GUESS = ("keypoints joined to a person by position (no relation), a guess: inside several persons' boxes, or none, "
+          "or in a box with another point of that label; check them")
+_HIDDEN = ("keypoint regions marked hidden at (0, 0) (label-studio-converter's mark for an unlabeled COCO point) "
+           "read as unlabeled")
+
+
+def _label(r: dict[str, Any]) -> Any:
+    return ((r.get("value") or {}).get("keypointlabels") or [None])[0]
+
+
 class _TaskReader:
-    """Turns one task's results into persons: a box per ``rectanglelabels`` region, keypoints
-    joined to it by ``parentID`` (else by the box that holds them, or in order after it when
-    labelled with the category), occlusion and crowd from per-region choices."""
+    """Turns one task's results into persons: a box per ``rectanglelabels`` region with the
+    keypoints linked to it (``parentID``, relations; in order after it when labelled with the
+    category), keypoints chained by relations without a box, the rest joined by position;
+    occlusion and crowd from per-region choices."""
 
-    def __init__(self, index: NameIndex, K: int, cat_id: dict[str, int], positional: bool, notes: Notes,
-                 other: dict[str, int], src: Path) -> None:
-        self.index, self.K, self.cat_id, self.positional = index, K, cat_id, positional
-        self.notes, self.other, self.src = notes, other, src
+    def __init__(self, schema: _Schema, notes: Notes, account: Account, src: Path) -> None:
+        self.index, self.K = NameIndex(schema.names), len(schema.names)
+        self.cat_id = {c.name: c.id for c in schema.categories}
+        self.positional = schema.positional
+        self.notes, self.account, self.src = notes, account, src
+        self.W = self.H = 0.0
+        self.where = ""
 
-    def persons(self, results: list[Any], W: float, H: float, where: str) -> list[dict[str, Any]]:
+    def persons(self, results: list[Any], W: float, H: float, where: str) -> list[_Person]:
         self.W, self.H, self.where = W, H, where
-        persons: dict[str, dict[str, Any]] = {}
-        points: list[tuple[str, dict[str, Any], str | None]] = []
-        choices: list[tuple[str, set[str]]] = []
+        reg = self._regions(results)
+        occluded = {rid for rid, cs in reg.choices if OCCLUDED in cs}
+        groups, loose = self._groups(reg)
+        persons = list(reg.boxes.values())
+        for box_id, members in groups:
+            if box_id is None:
+                ids = ", ".join(repr(reg.points[k][0]) for k in members[:4]) + ", ..." * (len(members) > 4)
+                persons.append(self._new_person(f"the keypoints linked by relations ({ids})"))
+            person = persons[-1] if box_id is None else reg.boxes[box_id]
+            for k in members:
+                self._put(person, *reg.points[k], occluded)
+        rest = self._place_loose([reg.points[k] for k in loose], persons, occluded)
+        if rest:
+            persons.append(self._guessed(rest, occluded))
+        self._apply_choices(reg)
+        return [p for p in persons if self._drawable(p)]
+
+    def _regions(self, results: list[Any]) -> _Regions:
+        reg = _Regions()
         last_box = None
         for r in results:
             if not isinstance(r, dict):
                 continue
             typ, val, rid = r.get("type"), r.get("value") or {}, str(r.get("id"))
             if typ == "rectanglelabels":
-                lab = (val.get("rectanglelabels") or [None])[0]
-                if lab not in self.cat_id:
-                    self.other["rectangles of other labels"] = self.other.get("rectangles of other labels", 0) + 1
-                    continue
-                try:
-                    box = _box(val, W, H, self.notes)
-                except (KeyError, TypeError, ValueError):
-                    raise PosekitError(self.src, f"{where}: rectangle {rid} has no x/y/width/height") from None
-                rid = rid if rid not in persons else f"{rid}#{len(persons)}"
-                persons[rid] = {"box": box, "cat": self.cat_id[lab], "kps": np.zeros((self.K, 3)), "crowd": False,
-                                "score": _number(r.get("score")), "scores": {}, "n": 0, "rid": rid}
-                last_box = rid
+                last_box = self._rectangle(reg, r, rid) or last_box
             elif typ == "keypointlabels":
-                points.append((rid, r, last_box))
+                reg.points.append((rid, r))
+                reg.after.append(last_box)
             elif typ == "choices":
-                choices.append((rid, set(c for c in val.get("choices") or [] if isinstance(c, str))))
+                reg.choices.append((rid, {c for c in val.get("choices") or [] if isinstance(c, str)}))
+            elif typ == "relation":
+                reg.relations.append((str(r.get("from_id")), str(r.get("to_id"))))
             else:
-                self.other[f"{typ} results"] = self.other.get(f"{typ} results", 0) + 1
-        occluded = {rid for rid, cs in choices if OCCLUDED in cs}
-        placed: set[str] = set()
-        loose = []
-        for rid, r, after in points:
-            parent = r.get("parentID")
-            if parent is not None and str(parent) in persons:
-                self._place(persons[str(parent)], r, rid, occluded)
-            elif self.positional and after is not None:
-                self._place_next(persons[after], r, rid, occluded)
-            else:
-                loose.append((rid, r))
-                continue
-            placed.add(rid)
-        if loose:
-            placed |= self._place_loose(loose, persons, occluded)
-        for rid, cs in choices:  # per-region choices: occluded on a keypoint, crowd on a box
-            if rid in persons and cs <= {CROWD}:
-                persons[rid]["crowd"] = CROWD in cs
-            elif not (rid in placed and cs <= {OCCLUDED}):
+                self.notes.lost(f"Label Studio {typ} results (not person boxes or keypoints)", 1)
+        self.account.seen("keypoints", len(reg.points))
+        return reg
+
+    def _rectangle(self, reg: _Regions, r: dict[str, Any], rid: str) -> str | None:
+        """A person's box (its region id, made unique), or None for a rectangle of another label."""
+        val = r.get("value") or {}
+        lab = (val.get("rectanglelabels") or [None])[0]
+        if lab not in self.cat_id:
+            self.notes.lost("Label Studio rectangles of other labels (not person boxes or keypoints)", 1)
+            return None
+        try:
+            box = _box(val, self.W, self.H, self.notes)
+        except (KeyError, TypeError, ValueError):
+            raise PosekitError(self.src, f"{self.where}: rectangle {rid} has no x/y/width/height") from None
+        rid = rid if rid not in reg.boxes else f"{rid}#{len(reg.boxes)}"
+        self.account.seen("persons")
+        reg.boxes[rid] = _Person(box, self.cat_id[lab], np.zeros((self.K, 3)), f"box {rid!r}",
+                                 score=_number(r.get("score")))
+        return rid
+
+    def _groups(self, reg: _Regions) -> tuple[list[tuple[str | None, list[int]]], list[int]]:
+        """The keypoints linked -- by ``parentID`` or relations (either direction), or in order after
+        their box when labelled with the category -- as groups (the box's id or None, the points'
+        indices in result order); and the points linked to nothing. A relation between two boxes,
+        or naming no box or keypoint, is counted; keypoints linked to two boxes are refused."""
+        box_ids = list(reg.boxes)
+        nb = len(box_ids)
+        node = {rid: i for i, rid in enumerate(box_ids)}
+        for k, (rid, _) in enumerate(reg.points):
+            node.setdefault(rid, nb + k)
+        edges = []
+        for k, (_, r) in enumerate(reg.points):
+            target = node.get(str(r["parentID"])) if r.get("parentID") is not None else None
+            if target is None and self.positional and reg.after[k] is not None:
+                target = node[reg.after[k]]
+            if target is not None:
+                edges.append((nb + k, target))
+        links = [(node.get(a), node.get(b)) for a, b in reg.relations]
+        good = [(a, b) for a, b in links if a is not None and b is not None and max(a, b) >= nb]
+        self.notes.lost("Label Studio relations not linking a keypoint to a person box or another keypoint",
+                        len(links) - len(good))
+        groups: list[tuple[str | None, list[int]]] = []
+        loose: list[int] = []
+        for members in _components(nb + len(reg.points), edges + good):
+            boxes = [box_ids[i] for i in members if i < nb]
+            points = [i - nb for i in members if i >= nb]
+            if len(boxes) > 1:
+                ids = ", ".join(repr(reg.points[k][0]) for k in points)
+                raise PosekitError(self.src, f"{self.where}: keypoints {ids} are linked (parentID or relations) to "
+                                             f"boxes {boxes[0]!r} and {boxes[1]!r}; a keypoint belongs to one person")
+            if boxes and points or len(points) > 1:
+                groups.append((boxes[0] if boxes else None, points))
+            elif points:
+                loose.append(points[0])
+        return groups, loose
+
+    def _new_person(self, name: str) -> _Person:
+        self.account.seen("persons")
+        return _Person(None, next(iter(self.cat_id.values())), np.zeros((self.K, 3)), name)
+
+    def _apply_choices(self, reg: _Regions) -> None:
+        """Per-region choices: crowd on a box (occluded on a keypoint is read with the keypoint);
+        the others counted."""
+        points = {rid for rid, _ in reg.points}
+        for rid, cs in reg.choices:
+            if rid in reg.boxes and cs <= {CROWD}:
+                reg.boxes[rid].crowd = CROWD in cs
+            elif not (rid in points and cs <= {OCCLUDED}):
                 self.notes.lost("Label Studio choices results (not a keypoint's occluded or a box's crowd choice)", 1)
-        out = []
-        for p in persons.values():
-            extra: dict[str, Any] = {}
-            if p["scores"]:
-                extra["keypoint_scores"] = [p["scores"].get(j, 0.0) for j in range(self.K)]
-            out.append({**p, "extra": extra})
-        return out
+
+    def _drawable(self, p: _Person) -> bool:
+        """False (counted) for a person without a box whose keypoints are all unlabeled."""
+        if p.box is not None or (p.kps[:, 2] > 0).any():
+            return True
+        self.notes.lost("keypoint groups without a box whose keypoints are all unlabeled (hidden at 0, 0)", 1,
+                        unit="persons")
+        return False
 
     def _xy(self, r: dict[str, Any], rid: str) -> tuple[float, float]:
         val = r.get("value") or {}
@@ -647,85 +868,109 @@ class _TaskReader:
         except (KeyError, TypeError):
             raise PosekitError(self.src, f"{self.where}: keypoint {rid} has no x/y") from None
 
-    def _set(self, person: dict[str, Any], j: int, r: dict[str, Any], rid: str, occluded: set[str]) -> None:
+    def _set(self, person: _Person, j: int, r: dict[str, Any], rid: str, occluded: set[str]) -> None:
         x, y = self._xy(r, rid)
         if (r.get("value") or {}).get("hidden"):  # label-studio-converter's mark for COCO v < 2
-            person["kps"][j] = (0, 0, 0) if x == 0 and y == 0 else (x, y, 1)
+            person.kps[j] = (0, 0, 0) if x == 0 and y == 0 else (x, y, 1)
+            self.notes.lost(_HIDDEN, int(x == 0 and y == 0), unit="keypoints")
         else:
-            person["kps"][j] = (x, y, 1 if rid in occluded else 2)
+            person.kps[j] = (x, y, 1 if rid in occluded else 2)
         score = _number(r.get("score"))
         if score is not None:
-            person["scores"][j] = score
+            person.scores[j] = score
 
     def _index(self, lab: Any) -> int:
+        """The keypoint a label names (:class:`NameIndex`); refused when none, or two, fit it."""
         j = self.index.get(lab) if isinstance(lab, str) else None
-        if j is None:
-            raise PosekitError(self.src, f"{self.where}: keypoint label {lab!r} is not one of the keypoints "
-                                         f"({', '.join(list(self.index.exact)[::-1][:5])}, ...)")
-        return j
+        if j is not None:
+            return j
+        both = self.index.ambiguous(lab) if isinstance(lab, str) else None
+        if both:
+            raise PosekitError(self.src, f"{self.where}: keypoint label {lab!r} is a spelling of two keypoints, "
+                                         f"{both[0]!r} and {both[1]!r}; label it with one of their names")
+        raise PosekitError(self.src, f"{self.where}: keypoint label {lab!r} is not one of the keypoints "
+                                     f"({', '.join(list(self.index.exact)[::-1][:5])}, ...)")
 
-    def _place(self, person: dict[str, Any], r: dict[str, Any], rid: str, occluded: set[str]) -> None:
-        lab = ((r.get("value") or {}).get("keypointlabels") or [None])[0]
+    def _put(self, person: _Person, rid: str, r: dict[str, Any], occluded: set[str]) -> None:
+        """Place a keypoint in a person: by its label, or next in order when labelled with the category."""
+        if self.positional:
+            if person.n >= self.K:
+                raise PosekitError(self.src, f"{self.where}: {person.name} is followed by more than {self.K} keypoints")
+            self._set(person, person.n, r, rid, occluded)
+            person.n += 1
+            return
+        lab = _label(r)
         j = self._index(lab)
-        if person["kps"][j, 2] > 0:
-            raise PosekitError(self.src, f"{self.where}: the person of box {person.get('rid')!r} has two {lab!r} "
-                                         f"keypoints")
+        if person.kps[j, 2] > 0:
+            raise PosekitError(self.src, f"{self.where}: the person of {person.name} has two {lab!r} keypoints")
         self._set(person, j, r, rid, occluded)
 
-    def _place_next(self, person: dict[str, Any], r: dict[str, Any], rid: str, occluded: set[str]) -> None:
-        if person["n"] >= self.K:
-            raise PosekitError(self.src, f"{self.where}: box {person.get('rid')!r} is followed by more than "
-                                         f"{self.K} keypoints")
-        self._set(person, person["n"], r, rid, occluded)
-        person["n"] += 1
-
-    def _place_loose(self, loose: list[tuple[str, dict[str, Any]]], persons: dict[str, dict[str, Any]],
-                     occluded: set[str]) -> set[str]:
-        """Keypoints without a (known) parentID (Label Studio links no keypoint to a box; JSON-MIN
-        keeps no ids): per label, each box takes at most one, the one inside it or nearest it
-        (within half its diagonal); the rest form one person when no label repeats. A point inside
-        exactly one free box that holds no other point of its label is joined to it for sure; the
-        others (inside several boxes, or none, or sharing the box) by a guess, counted apart."""
-        boxed = [p for p in persons.values() if p["box"] is not None]
-        rest: list[tuple[str, dict[str, Any]]] = []
+    def _place_loose(self, loose: list[tuple[str, dict[str, Any]]], persons: list[_Person],
+                     occluded: set[str]) -> list[tuple[str, dict[str, Any]]]:
+        """Keypoints linked to no person (Label Studio links none by itself; JSON-MIN keeps no ids),
+        joined by position: per label, each box takes at most one, the one inside it or nearest
+        it (within half its diagonal). A point inside exactly one box free for its label, that
+        holds no other such point, is counted apart from the guesses. Returns the points no box takes."""
+        boxed = [p for p in persons if p.box is not None]
+        if self.positional or not boxed or not loose:
+            return loose
         by_label: dict[Any, list[tuple[str, dict[str, Any]]]] = {}
         for rid, r in loose:
-            by_label.setdefault(((r.get("value") or {}).get("keypointlabels") or [None])[0], []).append((rid, r))
-        joined = guessed = 0
+            by_label.setdefault(_label(r), []).append((rid, r))
+        rest: list[tuple[str, dict[str, Any]]] = []
+        sure = guessed = 0
         for lab, group in by_label.items():
-            if self.positional or not boxed:
-                rest += group
-                continue
             j = self._index(lab)
-            xy = np.array([self._xy(r, rid) for rid, r in group])
-            cost = _box_cost(xy, np.array([p["box"] for p in boxed]))
-            cost[:, [p["kps"][j, 2] > 0 for p in boxed]] = np.inf  # a box holds one point of a label
-            inside = cost < 1  # inside a box still free for this label
+            cost = _box_cost(np.array([self._xy(r, rid) for rid, r in group]), np.array([p.box for p in boxed]))
+            cost[:, [p.kps[j, 2] > 0 for p in boxed]] = np.inf  # a box holds one point of a label
+            inside = cost < 1
             rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e18))
             take = {int(i): int(c) for i, c in zip(rows, cols) if cost[i, c] <= 1.5}
             for i, (rid, r) in enumerate(group):
-                if i in take:
-                    self._set(boxed[take[i]], j, r, rid, occluded)
-                    c = take[i]  # sure: the one free box holding it, and the one point of this label in that box
-                    sure = inside[i, c] and inside[i].sum() == 1 and inside[:, c].sum() == 1
-                    joined += int(sure)
-                    guessed += int(not sure)
-                else:
+                c = take.get(i)
+                if c is None:
                     rest.append((rid, r))
-        self.notes.changed("keypoints without parentID joined to the one box that holds them", joined)
-        self.notes.changed("keypoints without parentID joined to a person by a guess (inside several persons' boxes, "
-                           "or none, or in a box with another point of that label); check them", guessed)
-        if rest:
-            labels = [((r.get("value") or {}).get("keypointlabels") or [None])[0] for _, r in rest]
-            if len(set(labels)) != len(labels) and not self.positional:
-                raise PosekitError(self.src, f"{self.where}: keypoints without parentID that no box takes repeat a "
-                                             f"label ({len(rest)} points); cannot tell the persons apart")
-            person = {"box": None, "cat": next(iter(self.cat_id.values())), "kps": np.zeros((self.K, 3)),
-                      "crowd": False, "score": None, "scores": {}, "n": 0, "rid": None}
-            for rid, r in rest:
-                (self._place_next if self.positional else self._place)(person, r, rid, occluded)
-            persons[f"loose-{len(persons)}"] = person
-        return {rid for rid, _ in loose}
+                    continue
+                self._set(boxed[c], j, r, rid, occluded)
+                one = bool(inside[i, c] and inside[i].sum() == 1 and inside[:, c].sum() == 1)
+                sure, guessed = sure + one, guessed + (not one)
+        self.notes.changed(_SURE, sure)
+        self.notes.changed(_GUESS, guessed)
+        return rest
+
+    def _guessed(self, rest: list[tuple[str, dict[str, Any]]], occluded: set[str]) -> _Person:
+        """The keypoints no link and no box takes, as one person (refused when a label repeats)."""
+        labels = [_label(r) for _, r in rest]
+        if len(set(labels)) != len(labels) and not self.positional:
+            raise PosekitError(self.src, f"{self.where}: keypoints linked to no person (no parentID or relation) that "
+                                         f"no box takes repeat a label ({len(rest)} points); cannot tell the persons "
+                                         f"apart (link each person's keypoints by relations)")
+        person = self._new_person("the keypoints linked to no box")
+        for rid, r in rest:
+            self._put(person, rid, r, occluded)
+        self.notes.changed("keypoints linked to no box nor each other made one person (a guess: no label repeats)",
+                           len(rest))
+        return person
+
+
+def _components(n: int, edges: list[tuple[int, int]]) -> list[list[int]]:
+    """The groups of nodes ``0..n-1`` that ``edges`` connect, each in ascending order, in the
+    order of their first node (union-find: a task's few regions need no sparse matrix)."""
+    root = list(range(n))
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        root[max(ra, rb)] = min(ra, rb)  # a group's root is its first node
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
 
 
 def _box_cost(xy: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -743,3 +988,22 @@ def _box_cost(xy: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 def _number(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------- detection
+
+def _regions_in(head: bytes) -> bool:
+    """Label Studio results: regions of a control (``from_name``) with keypoint or box labels."""
+    return (b'"from_name"' in head or b'"annotation_id"' in head) and \
+        (b'"keypointlabels"' in head or b'"rectanglelabels"' in head)
+
+
+def detect(probe: Probe) -> int:
+    """A JSON list of tasks (with data, results or JSON-MIN's annotation_id) (80), or one task (80)."""
+    head = probe.head
+    if probe.is_dir:
+        return 0
+    if head.startswith(b"[") and not head[1:].lstrip().startswith(b"]"):
+        # (a task's results may fill the first 64 kB before its "data"; JSON-MIN has no "data")
+        return 80 if (b'"data"' in head or _regions_in(head) or b'"annotation_id"' in head) else 0
+    return 80 if head.startswith(b"{") and _regions_in(head) and b'"images"' not in head else 0

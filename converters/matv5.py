@@ -412,63 +412,70 @@ class _Parser:
         small = (nw >> 16) != 0
         pos = np.where(small, pos + 8, pos + 8 + _pad8(np.where(small, 0, b(pos + 4))))
         h["cls"][full], h["count"][full], h["rows"][full], h["vector"][full] = cls, count, d0, vector
-
         data = np.flatnonzero((cls == CHAR) | _numeric(cls))
         if data.size:
-            bd, p = b.sub(data), pos[data]
-            dw = bd(p)
-            small = (dw >> 16) != 0
-            dtype = np.where(small, dw & 0xFFFF, dw)
-            dlen = np.where(small, dw >> 16, bd(p + 4))
-            drel = np.where(small, p + 4, p + 8)
-            doff = o[data] + drel
-            item = _ITEMSIZE[np.minimum(dtype, 31)]
-            if (item == 0).any() or (doff + dlen > end[data]).any():
-                raise Corrupt("unknown data type or data past the element")
-            is_num = cls[data] != CHAR
-            if (is_num & ~np.isin(dtype, list(DATA_DTYPES))).any():
-                raise Corrupt("numeric array with text data")
-            if ((dlen != count[data] * item) & (is_num | (dtype != MI_UTF8))).any():
-                raise Corrupt("data length does not match the dimensions")
-            idx = full[data]
-            h["dtype"][idx], h["doff"][idx], h["dlen"][idx] = dtype, doff, dlen
-            one = np.flatnonzero(is_num & (count[data] == 1))
-            if one.size:
-                bo, rel = bd.sub(one), drel[one]
-                wide = item[one] > 4  # the second word only for 8-byte values (it may lie past the end)
-                raw = np.stack([bo(rel), np.where(wide, bo(np.where(wide, rel + 4, rel)), 0)], axis=1)
-                raw = raw.astype("<u4").view(np.uint8)
-                h["value"][idx[one]] = _decode_values(raw, dtype[one])
-
+            self._data_headers(b.sub(data), o[data], pos[data], cls[data], count[data], end[data], full[data], h)
         st = np.flatnonzero(cls == STRUCT)
         if st.size:
-            bs, p = b.sub(st), pos[st]
-            lw = bs(p)
-            small = lw == (MI_INT32 | (4 << 16))
-            if not (small | ((lw == MI_INT32) & (bs(p + 4) == 4))).all():
-                raise Corrupt("bad struct field name length")
-            namelen = np.where(small, bs(p + 4), bs(p + 8))
-            p = np.where(small, p + 8, p + 16)
-            fw = bs(p)
-            fsmall = (fw >> 16) != 0
-            if (np.where(fsmall, fw & 0xFFFF, fw) != MI_INT8).any():
-                raise Corrupt("bad struct field names")
-            flen = np.where(fsmall, fw >> 16, bs(p + 4))
-            foff = o[st] + np.where(fsmall, p + 4, p + 8)
-            if (foff + flen > end[st]).any() or \
-                    ((flen > 0) & ((namelen <= 0) | (flen % np.maximum(namelen, 1) != 0))).any():
-                raise Corrupt("bad struct field names")
-            nf = np.where(flen > 0, flen // np.maximum(namelen, 1), 0)
-            idx = full[st]
-            h["nfields"][idx] = nf
-            h["cstart"][idx] = o[st] + np.where(fsmall, p + 8, p + 8 + _pad8(flen))
-            h["nchild"][idx] = count[st] * nf
-            h["layout"][idx] = self._layouts(foff, flen, namelen)
+            self._struct_headers(b.sub(st), o[st], pos[st], count[st], end[st], full[st], h)
         ce = np.flatnonzero(cls == CELL)
         h["cstart"][full[ce]], h["nchild"][full[ce]] = o[ce] + pos[ce], count[ce]
         if (h["nchild"] * 8 > h["end"] - h["cstart"]).any():
             raise Corrupt("more children than bytes")
         return h
+
+    @staticmethod
+    def _data_headers(bd: "_Words", o: np.ndarray, p: np.ndarray, cls: np.ndarray, count: np.ndarray,
+                      end: np.ndarray, idx: np.ndarray, h: dict[str, np.ndarray]) -> None:
+        """The data element of numeric and text arrays (``idx``: their rows in ``h``): type,
+        offset, length, and the value of one-element numeric arrays."""
+        dw = bd(p)
+        small = (dw >> 16) != 0
+        dtype = np.where(small, dw & 0xFFFF, dw)
+        dlen = np.where(small, dw >> 16, bd(p + 4))
+        drel = np.where(small, p + 4, p + 8)
+        doff = o + drel
+        item = _ITEMSIZE[np.minimum(dtype, 31)]
+        if (item == 0).any() or (doff + dlen > end).any():
+            raise Corrupt("unknown data type or data past the element")
+        is_num = cls != CHAR
+        if (is_num & ~np.isin(dtype, list(DATA_DTYPES))).any():
+            raise Corrupt("numeric array with text data")
+        if ((dlen != count * item) & (is_num | (dtype != MI_UTF8))).any():
+            raise Corrupt("data length does not match the dimensions")
+        h["dtype"][idx], h["doff"][idx], h["dlen"][idx] = dtype, doff, dlen
+        one = np.flatnonzero(is_num & (count == 1))
+        if one.size:
+            bo, rel = bd.sub(one), drel[one]
+            wide = item[one] > 4  # the second word only for 8-byte values (it may lie past the end)
+            raw = np.stack([bo(rel), np.where(wide, bo(np.where(wide, rel + 4, rel)), 0)], axis=1)
+            raw = raw.astype("<u4").view(np.uint8)
+            h["value"][idx[one]] = _decode_values(raw, dtype[one])
+
+    def _struct_headers(self, bs: "_Words", o: np.ndarray, p: np.ndarray, count: np.ndarray, end: np.ndarray,
+                        idx: np.ndarray, h: dict[str, np.ndarray]) -> None:
+        """The field names of structs (``idx``: their rows in ``h``): field count, layout id and
+        where their children start."""
+        lw = bs(p)
+        small = lw == (MI_INT32 | (4 << 16))
+        if not (small | ((lw == MI_INT32) & (bs(p + 4) == 4))).all():
+            raise Corrupt("bad struct field name length")
+        namelen = np.where(small, bs(p + 4), bs(p + 8))
+        p = np.where(small, p + 8, p + 16)
+        fw = bs(p)
+        fsmall = (fw >> 16) != 0
+        if (np.where(fsmall, fw & 0xFFFF, fw) != MI_INT8).any():
+            raise Corrupt("bad struct field names")
+        flen = np.where(fsmall, fw >> 16, bs(p + 4))
+        foff = o + np.where(fsmall, p + 4, p + 8)
+        if (foff + flen > end).any() or \
+                ((flen > 0) & ((namelen <= 0) | (flen % np.maximum(namelen, 1) != 0))).any():
+            raise Corrupt("bad struct field names")
+        nf = np.where(flen > 0, flen // np.maximum(namelen, 1), 0)
+        h["nfields"][idx] = nf
+        h["cstart"][idx] = o + np.where(fsmall, p + 8, p + 8 + _pad8(flen))
+        h["nchild"][idx] = count * nf
+        h["layout"][idx] = self._layouts(foff, flen, namelen)
 
     def _layouts(self, foff: np.ndarray, flen: np.ndarray, namelen: np.ndarray) -> np.ndarray:
         """Struct layout ids: one per distinct list of field names. The names are compared as

@@ -1,13 +1,16 @@
 """MPII Human Pose (the original ``.mat`` release and mmpose's MPII JSON) <-> KeypointDataset.
 
 Both MPII forms are MATLAB 1-based; the dataset is 0-based (1 is subtracted on reading and
-added on writing). Persons are read in the MPII-16 layout and mapped to another layout by
-:mod:`annotate.skeletons` when asked.
+added on writing). Persons are read in the MPII-16 layout (lossless, the default) and mapped to
+another layout (``--layout coco17``) by :mod:`annotate.skeletons` when asked.
 
 Visibility: labeled and ``is_visible`` 1 -> v=2; labeled and ``is_visible`` 0 -> v=1; not
 labeled -> v=0. A labeled joint whose ``is_visible`` is missing or empty -> v=2 (labeled,
 visibility unknown; mmpose and the MPII evaluation use every labeled joint). mmpose's JSON has
 only ``joints_vis`` (labeled or not), so its labeled joints are v=2 too.
+
+Reading counts every image, person (annorect element, JSON entry) and labeled joint in
+``ctx.account``; what is not carried is counted in ``ctx.notes``.
 """
 from __future__ import annotations
 
@@ -20,13 +23,17 @@ import numpy as np
 
 from annotate.dataset import Category, ImageInfo, KeypointDataset, clip_boxes, keypoint_extent
 from annotate.errors import PosekitError
-from annotate.images import check_image_header
-from annotate.io import read_json, safe_relative
-from annotate.skeletons import get_mapping
+from annotate.images import image_size
+from annotate.io import dumps_json, read_json, safe_relative
+from annotate.notes import Notes
+from annotate.skeletons import Mapping, get_mapping
+
+from .formats import Context, Output, Probe, Source
 
 PIXEL_STD = 200.0  # MPII's scale is the person's height / 200 px
 BOX_ASPECT = 0.5  # width / height of the box made from objpos and scale alone
 MIN_POINTS_FOR_EXTENT = 2
+DEFAULT_LAYOUT = "mpii16"  # lossless
 
 
 def person_boxes(kps: np.ndarray, center: np.ndarray, scale: np.ndarray, margin: float) -> np.ndarray:
@@ -56,24 +63,45 @@ class MpiiPersons:
     extra: list[dict[str, Any]]
 
 
+def layout_mapping(layout: str, owner: Path) -> Mapping:
+    """The mapping from MPII-16 to ``layout``; refused where it would derive keypoints the file
+    does not hold (``--map-to`` does that, and says so)."""
+    try:
+        mapping = get_mapping("mpii16", layout)
+    except KeyError as exc:
+        raise PosekitError(owner, f"--layout: {exc.args[0]}") from None
+    if mapping.midpoints:
+        raise PosekitError(owner, f"--layout {mapping.dst.name} would derive keypoints MPII does not hold; read "
+                                  f"MPII as mpii16 (the default) and add --map-to {mapping.dst.name}")
+    return mapping
+
+
+def _image_sizes(names: list[str], ctx: Context, owner: Path,
+                 known: list[tuple[int, int] | tuple[None, None]] | None) -> list[tuple[int, int] | tuple[None, None]]:
+    """Each image's size: from its header when ``ctx.images`` is given, else ``known`` (from the file)."""
+    if ctx.images is None:
+        return list(known or [(None, None)] * len(names))
+    sizes: list[tuple[int, int] | tuple[None, None]] = []
+    for name in names:
+        try:
+            sizes.append(image_size(safe_relative(ctx.images, name, "image", owner)))
+        except PosekitError as exc:
+            raise PosekitError(owner, f"image {name!r}: {exc}") from None
+    return sizes
+
+
 def build_dataset(names: list[str], image_extra: list[dict[str, Any]], persons: MpiiPersons, layout: str,
-                  images_dir: Path | None, margin: float, owner: Path,
+                  ctx: Context, owner: Path,
                   known_sizes: list[tuple[int, int] | tuple[None, None]] | None = None) -> KeypointDataset:
-    """The dataset of MPII images and people: image sizes from headers when ``images_dir`` is
+    """The dataset of MPII images and people: image sizes from headers when ``ctx.images`` is
     given (else ``known_sizes``, from the file), boxes from the 16 joints (or objpos/scale), then
-    the mapping to ``layout``; joints the layout cannot hold are counted in the notes."""
-    mapping = get_mapping("mpii16", layout)
-    sizes: list[tuple[int, int] | tuple[None, None]] = list(known_sizes or [(None, None)] * len(names))
-    if images_dir is not None:
-        for i, name in enumerate(names):
-            try:
-                sizes[i] = check_image_header(safe_relative(images_dir, name, "image", owner))
-            except PosekitError as exc:
-                raise PosekitError(owner, f"image {name!r}: {exc}") from None
+    the mapping to ``layout``; joints the layout cannot hold are counted in ``ctx.notes``."""
+    mapping = layout_mapping(layout, owner)
+    sizes = _image_sizes(names, ctx, owner, known_sizes)
     images = [ImageInfo(i, name, w, h, extra) for i, name, (w, h), extra in
               zip(range(1, len(names) + 1), names, sizes, image_extra)]
     n = persons.image.shape[0]
-    boxes = person_boxes(persons.kps16, persons.center, persons.scale, margin)
+    boxes = person_boxes(persons.kps16, persons.center, persons.scale, ctx.box_margin)
     wh = np.array([(w or np.inf, h or np.inf) for w, h in sizes], dtype=np.float64).reshape(len(names), 2)
     boxes = clip_boxes(boxes, wh[persons.image] if n else np.zeros((0, 2)))
     ds = KeypointDataset(Category.from_layout(mapping.dst), images, np.arange(1, n + 1, dtype=np.int64),
@@ -84,15 +112,16 @@ def build_dataset(names: list[str], image_extra: list[dict[str, Any]], persons: 
     if mapping.dropped:
         ds.info["dropped_keypoints"] = mapping.dropped
         gone = [mapping.src.index(n) for n in mapping.dropped]
-        ds.notes.lost(f"labeled MPII joints with no place in {mapping.dst.name} ({', '.join(mapping.dropped)}; "
-                      f"--layout mpii16 keeps them)", int((persons.kps16[:, gone, 2] > 0).sum()))
+        ctx.notes.lost(f"labeled MPII joints with no place in {mapping.dst.name} ({', '.join(mapping.dropped)}; "
+                       f"--layout mpii16 keeps them)", int((persons.kps16[:, gone, 2] > 0).sum()), unit="keypoints")
     return ds
 
 
 class _Collector:
-    """Collects mmpose MPII JSON entries one person at a time."""
+    """Collects MPII JSON entries one person at a time, counting each in the account."""
 
-    def __init__(self) -> None:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
         self.names: list[str] = []
         self.image_ids: dict[str, int] = {}
         self.rows: list[tuple[int, np.ndarray, tuple[float, float], float, dict[str, Any]]] = []
@@ -101,10 +130,13 @@ class _Collector:
         if name not in self.image_ids:
             self.image_ids[name] = len(self.names)
             self.names.append(name)
+            self.ctx.account.seen("images", 1)
         return self.image_ids[name]
 
     def person(self, image: int, kps16: np.ndarray, center: tuple[float, float] | None,
                scale: float | None, **extra: Any) -> None:
+        self.ctx.account.seen("persons", 1)
+        self.ctx.account.seen("keypoints", int((kps16[:, 2] > 0).sum()))
         if center is not None:
             extra["center"] = [float(center[0]), float(center[1])]
         if scale is not None:
@@ -119,177 +151,144 @@ class _Collector:
                            np.array([r[3] for r in self.rows], dtype=np.float64), [r[4] for r in self.rows])
 
 
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
 # ----------------------------------------------------------------------------- mmpose JSON
 
-def read_mpii_json(path: str | Path, layout: str = "mpii16", images_dir: str | Path | None = None,
-                   margin: float = 0.1) -> KeypointDataset:
-    """Read mmpose's MPII JSON (a list of ``{image, joints, joints_vis, center, scale}``)."""
-    path = Path(path)
-    return mpii_json_to_dataset(read_json(path), path, layout, images_dir, margin)
-
-
-def mpii_json_to_dataset(obj: Any, path: Path, layout: str = "mpii16", images_dir: str | Path | None = None,
-                         margin: float = 0.1) -> KeypointDataset:
+def mpii_json_to_dataset(obj: Any, path: Path, layout: str = DEFAULT_LAYOUT,
+                         ctx: Context | None = None) -> KeypointDataset:
     """Build a dataset from parsed MPII JSON (mmpose's, or the Hourglass/OpenPose preprocessing
-    dialect with ``joint_self``); problems raise PosekitError naming ``path``."""
+    dialect with ``joint_self``); problems raise PosekitError naming ``path`` (a bad entry goes
+    to ``ctx.bad``: skipped and counted with ``--skip-bad``)."""
+    ctx = ctx or Context()
     if isinstance(obj, dict) and isinstance(obj.get("root"), list):
         obj = obj["root"]  # OpenPose's genJSON writes {"root": [...]}
     if not isinstance(obj, list):
         raise PosekitError(path, "expected MPII JSON: a list of person entries (mmpose's, or with joint_self)")
     if obj and isinstance(obj[0], dict) and "joint_self" in obj[0]:
-        return _joint_self_to_dataset(obj, path, layout, images_dir, margin)
-    col = _Collector()
+        return _joint_self_to_dataset(obj, path, layout, ctx)
+    col = _Collector(ctx)
     for i, e in enumerate(obj):
-        where = f"entry {i}"
-        if not isinstance(e, dict):
-            raise PosekitError(path, f"{where} is not an object")
-        name, joints, vis = e.get("image"), e.get("joints"), e.get("joints_vis")
-        if not isinstance(name, str) or not name:
-            raise PosekitError(path, f"{where} has no 'image' file name")
-        if not isinstance(joints, list) or not isinstance(vis, list):
-            raise PosekitError(path, f"{where} ({name}): joints and joints_vis must be lists")
         try:
-            j = np.asarray(joints, dtype=np.float64)
-            v = np.asarray(vis, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise PosekitError(path, f"{where} ({name}): joints/joints_vis are not numbers") from None
-        if j.shape != (16, 2) or v.shape != (16,):
-            raise PosekitError(path, f"{where} ({name}): expected 16 joints [x, y] and 16 joints_vis, "
-                                     f"found shapes {j.shape} and {v.shape}")
-        if not np.isfinite(j).all() or not np.isin(v, (0, 1)).all():
-            raise PosekitError(path, f"{where} ({name}): joints must be finite and joints_vis 0 or 1")
-        kps = np.zeros((16, 3))
-        lab = v > 0
-        kps[lab, :2] = j[lab] - 1
-        kps[lab, 2] = 2
-        center, scale = e.get("center"), e.get("scale")
-        c = None
-        if center is not None:
-            if not (isinstance(center, list) and len(center) == 2 and all(isinstance(x, (int, float)) for x in center)):
-                raise PosekitError(path, f"{where} ({name}): center must be [x, y]")
-            c = (center[0] - 1.0, center[1] - 1.0)
-        if c is not None and not np.isfinite(c).all():
-            raise PosekitError(path, f"{where} ({name}): center must be finite")
-        if scale is not None and (not isinstance(scale, (int, float)) or isinstance(scale, bool) or not np.isfinite(scale)):
-            raise PosekitError(path, f"{where} ({name}): scale must be a number")
-        extra = {k: val for k, val in e.items() if k not in ("image", "joints", "joints_vis", "center", "scale")}
-        col.person(col.image(name), kps, c, None if scale is None else float(scale), **extra)
-    return build_dataset(col.names, [{} for _ in col.names], col.persons(), layout,
-                         Path(images_dir) if images_dir else None, margin, path)
+            name, kps, center, scale, extra = _mmpose_entry(e, f"entry {i}", path)
+        except PosekitError as exc:
+            ctx.bad(exc, unit="entries")
+            continue
+        col.person(col.image(name), kps, center, scale, **extra)
+    return build_dataset(col.names, [{} for _ in col.names], col.persons(), layout, ctx, path)
+
+
+def _mmpose_entry(e: Any, where: str, path: Path) -> tuple[str, np.ndarray, tuple[float, float] | None,
+                                                            float | None, dict[str, Any]]:
+    """One mmpose entry ``{image, joints, joints_vis, center, scale}``: its image name, 0-based
+    ``(16, 3)`` joints, center, scale and other fields; PosekitError when it is not one."""
+    if not isinstance(e, dict):
+        raise PosekitError(path, f"{where} is not an object")
+    name, joints, vis = e.get("image"), e.get("joints"), e.get("joints_vis")
+    if not isinstance(name, str) or not name:
+        raise PosekitError(path, f"{where} has no 'image' file name")
+    where = f"{where} ({name})"
+    if not isinstance(joints, list) or not isinstance(vis, list):
+        raise PosekitError(path, f"{where}: joints and joints_vis must be lists")
+    try:
+        j = np.asarray(joints, dtype=np.float64)
+        v = np.asarray(vis, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise PosekitError(path, f"{where}: joints/joints_vis are not numbers") from None
+    if j.shape != (16, 2) or v.shape != (16,):
+        raise PosekitError(path, f"{where}: expected 16 joints [x, y] and 16 joints_vis, "
+                                 f"found shapes {j.shape} and {v.shape}")
+    if not np.isfinite(j).all() or not np.isin(v, (0, 1)).all():
+        raise PosekitError(path, f"{where}: joints must be finite and joints_vis 0 or 1")
+    kps = np.zeros((16, 3))
+    lab = v > 0
+    kps[lab, :2] = j[lab] - 1
+    kps[lab, 2] = 2
+    center, scale = e.get("center"), e.get("scale")
+    if center is not None and not (isinstance(center, list) and len(center) == 2 and all(map(_is_num, center))):
+        raise PosekitError(path, f"{where}: center must be [x, y], finite numbers")
+    if scale is not None and not _is_num(scale):
+        raise PosekitError(path, f"{where}: scale must be a number")
+    extra = {k: val for k, val in e.items() if k not in ("image", "joints", "joints_vis", "center", "scale")}
+    return (name, kps, None if center is None else (center[0] - 1.0, center[1] - 1.0),
+            None if scale is None else float(scale), extra)
 
 
 # Fields of the joint_self dialect that repeat the other people of an image; each of those people
 # is an entry of its own, so they are not carried (and the notes say so).
 _OTHERS = ("joint_others", "objpos_other", "scale_provided_other")
+_IMAGE_FIELDS = ("dataset", "isValidation", "annolist_index")
 
 
-def _joint_self_to_dataset(entries: list, path: Path, layout: str, images_dir: str | Path | None,
-                           margin: float) -> KeypointDataset:
+def _joint_self_to_dataset(entries: list, path: Path, layout: str, ctx: Context) -> KeypointDataset:
     """The MPII JSON of the Hourglass (pose-hg-train) and OpenPose preprocessing scripts: one entry
     per person with ``img_paths``, ``joint_self`` (16 x [x, y, is_visible], MATLAB 1-based,
     [0, 0, 0] where not labeled), ``objpos``, ``scale_provided``, ``img_width``/``img_height``
     and ``isValidation``. A labeled joint (x or y non-zero) is v=2 when visible, v=1 when not."""
-    col = _Collector()
+    col = _Collector(ctx)
     sizes: dict[int, tuple[int, int] | tuple[None, None]] = {}
     image_extra: dict[int, dict[str, Any]] = {}
-    dropped = 0
+    others = 0
     for i, e in enumerate(entries):
-        where = f"entry {i}"
-        if not isinstance(e, dict):
-            raise PosekitError(path, f"{where} is not an object")
-        name, joints = e.get("img_paths"), e.get("joint_self")
-        if not isinstance(name, str) or not name:
-            raise PosekitError(path, f"{where} has no 'img_paths' file name")
         try:
-            j = np.asarray(joints, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise PosekitError(path, f"{where} ({name}): joint_self is not numbers") from None
-        if j.shape != (16, 3) or not np.isfinite(j).all():
-            raise PosekitError(path, f"{where} ({name}): joint_self must be 16 finite [x, y, is_visible], "
-                                     f"found shape {j.shape}")
-        kps = np.zeros((16, 3))
-        lab = (j[:, 0] != 0) | (j[:, 1] != 0)
-        kps[lab, :2] = j[lab, :2] - 1
-        kps[lab, 2] = np.where(j[lab, 2] > 0, 2, 1)
-        c = e.get("objpos")
-        center = None
-        if isinstance(c, list) and len(c) == 2 and all(_is_num(x) for x in c):
-            center = (float(c[0]) - 1.0, float(c[1]) - 1.0)
-        scale = e.get("scale_provided")
-        scale = float(scale) if _is_num(scale) else None
+            name, kps = _joint_self_entry(e, f"entry {i}", path)
+        except PosekitError as exc:
+            ctx.bad(exc, unit="entries")
+            continue
         image = col.image(name)
-        w, h = e.get("img_width"), e.get("img_height")
         if image not in sizes:
-            ok = all(isinstance(x, (int, float)) and not isinstance(x, bool) and float(x).is_integer() and x > 0
-                     for x in (w, h))
+            w, h = e.get("img_width"), e.get("img_height")
+            ok = all(_is_num(x) and float(x).is_integer() and x > 0 for x in (w, h))
             sizes[image] = (int(w), int(h)) if ok else (None, None)
-            image_extra[image] = {k: e[k] for k in ("dataset", "isValidation", "annolist_index") if k in e}
-        dropped += sum(1 for k in _OTHERS if k in e)
+            image_extra[image] = {k: e[k] for k in _IMAGE_FIELDS if k in e}
+        others += sum(1 for k in _OTHERS if k in e)
+        c, scale = e.get("objpos"), e.get("scale_provided")
+        center = (float(c[0]) - 1.0, float(c[1]) - 1.0) \
+            if isinstance(c, list) and len(c) == 2 and all(map(_is_num, c)) else None
         extra = {k: v for k, v in e.items() if k not in ("img_paths", "joint_self", "objpos", "scale_provided",
-                                                         "img_width", "img_height", "dataset", "isValidation",
-                                                         "annolist_index", *_OTHERS)}
-        col.person(image, kps, center, scale, **extra)
+                                                         "img_width", "img_height", *_IMAGE_FIELDS, *_OTHERS)}
+        col.person(image, kps, center, float(scale) if _is_num(scale) else None, **extra)
     ds = build_dataset(col.names, [image_extra[i] for i in range(len(col.names))], col.persons(), layout,
-                       Path(images_dir) if images_dir else None, margin, path,
-                       [sizes[i] for i in range(len(col.names))])
-    ds.notes.lost("fields repeating other people of the image (joint_others, objpos_other, "
-                  "scale_provided_other; each of those people is an entry of its own)", dropped)
+                       ctx, path, [sizes[i] for i in range(len(col.names))])
+    ctx.notes.lost("fields repeating other people of the image (joint_others, objpos_other, "
+                   "scale_provided_other; each of those people is an entry of its own)", others)
     return ds
 
 
-def _is_num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def write_mpii_json(ds: KeypointDataset) -> list[dict[str, Any]]:
-    """The dataset as mmpose MPII JSON entries (1-based; the 16 MPII joints)."""
-    kps16 = get_mapping(ds.category.layout.name, "mpii16").apply(ds.keypoints) \
-        if ds.category.layout.name in ("coco17", "mpii16") else None
-    if kps16 is None:
-        raise PosekitError(None, f"cannot write MPII from a '{ds.category.layout.name}' category "
-                                 f"(known: coco17, mpii16): add --map-to mpii16")
-    names = {im.id: im.file_name for im in ds.images}
-    if ds.category.layout.name != "mpii16":
-        mapping = get_mapping(ds.category.layout.name, "mpii16")
-        gone = [mapping.src.index(n) for n in mapping.dropped]
-        ds.notes.lost(f"labeled keypoints with no MPII joint ({', '.join(mapping.dropped)})",
-                      int((ds.keypoints[:, gone, 2] > 0).sum()))
-    ds.notes.lost("annotations with no labeled MPII joint written as entries without joints (crowd regions "
-                  "included)", int(((kps16[:, :, 2] > 0).sum(axis=1) == 0).sum()))
-    ds.notes.lost("crowd annotations written as persons (MPII has no crowd regions)", int(ds.iscrowd.sum()))
-    out = []
-    lost_fields: set[str] = set()
-    for r in range(len(ds)):
-        lab = kps16[r, :, 2] > 0
-        joints = np.where(lab[:, None], kps16[r, :, :2] + 1, -1.0)
-        extra = dict(ds.extra[r])
-        center = extra.pop("center", None)
-        scale = extra.pop("scale", None)
-        if center is None or scale is None:
-            x, y, w, h = ds.bbox[r]
-            center = [x + w / 2, y + h / 2] if center is None else center
-            scale = h / PIXEL_STD if scale is None else scale
-        entry = {"joints_vis": lab.astype(int).tolist(), "joints": joints.tolist(),
-                 "image": names[int(ds.image_id[r])], "scale": float(scale),
-                 "center": [float(center[0]) + 1, float(center[1]) + 1]}
-        for k in ("head_box", "num_keypoints"):
-            extra.pop(k, None)
-        entry.update({k: v for k, v in extra.items() if k in ("person_index",)})
-        lost_fields.update(k for k in extra if k != "person_index" and not k.startswith("_"))
-        out.append(entry)
-    for k in sorted(lost_fields):
-        ds.notes.lost(f"annotations' '{k}' field (mmpose's MPII JSON has no place for it)",
-                      sum(1 for e in ds.extra if k in e))
-    return out
+def _joint_self_entry(e: Any, where: str, path: Path) -> tuple[str, np.ndarray]:
+    """One ``joint_self`` entry's image name and 0-based ``(16, 3)`` joints; PosekitError when it
+    is not one."""
+    if not isinstance(e, dict):
+        raise PosekitError(path, f"{where} is not an object")
+    name = e.get("img_paths")
+    if not isinstance(name, str) or not name:
+        raise PosekitError(path, f"{where} has no 'img_paths' file name")
+    try:
+        j = np.asarray(e.get("joint_self"), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise PosekitError(path, f"{where} ({name}): joint_self is not numbers") from None
+    if j.shape != (16, 3) or not np.isfinite(j).all():
+        raise PosekitError(path, f"{where} ({name}): joint_self must be 16 finite [x, y, is_visible], "
+                                 f"found shape {j.shape}")
+    kps = np.zeros((16, 3))
+    lab = (j[:, 0] != 0) | (j[:, 1] != 0)
+    kps[lab, :2] = j[lab, :2] - 1
+    kps[lab, 2] = np.where(j[lab, 2] > 0, 2, 1)
+    return name, kps
 
 
 # ----------------------------------------------------------------------------- .mat release
 
-def read_mpii_mat(path: str | Path, layout: str = "mpii16", images_dir: str | Path | None = None,
-                  split: str = "all", margin: float = 0.1, fast: bool = True) -> KeypointDataset:
-    """Read the original MPII ``.mat`` release (``fast=False`` forces the scipy reader)."""
+def read_mpii_mat(path: str | Path, layout: str = DEFAULT_LAYOUT, ctx: Context | None = None,
+                  split: str = "all", fast: bool = True) -> KeypointDataset:
+    """Read the original MPII ``.mat`` release: every image of ``split`` (all, train, test by
+    ``img_train``) counted in ``ctx.account`` with its persons and points (``fast=False``
+    forces the scipy reader)."""
     from converters.mpii_release import read_release
 
+    ctx = ctx or Context()
     path = Path(path)
     rel = read_release(path, fast)
     if split != "all" and rel.train is None:
@@ -298,14 +297,35 @@ def read_mpii_mat(path: str | Path, layout: str = "mpii16", images_dir: str | Pa
     for i in np.flatnonzero(keep).tolist():
         if not rel.names[i]:
             raise PosekitError(path, f"annolist({i + 1}) has no image.name")
+    _count_release(rel.walked, keep, ctx)
     new_index = np.cumsum(keep) - 1
     mine = keep[rel.person_image]
-    head = rel.head_box[mine]
-    has_head = ~np.isnan(head).any(axis=1)
     center, scale = rel.center[mine], rel.scale[mine]
+    extra = _release_extra(rel.person_index[mine], rel.head_box[mine], center, scale)
+    persons = MpiiPersons(new_index[rel.person_image[mine]], rel.kps16[mine], center, scale, extra)
+    names = [n for n, k in zip(rel.names, keep.tolist()) if k]
+    image_extra = [e for e, k in zip(rel.image_extra, keep.tolist()) if k]
+    return build_dataset(names, image_extra, persons, layout, ctx, path)
+
+
+def _count_release(walked: Any, keep: np.ndarray, ctx: Context) -> None:
+    """The account of the images ``keep`` of a release: what they hold and what is not read."""
+    ctx.account.seen("images", int(keep.sum()))
+    ctx.account.seen("persons", int(walked.persons[keep].sum()))
+    ctx.account.seen("keypoints", int(walked.points[keep].sum()))
+    ctx.notes.lost("MPII annorect entries with neither a placeable point nor an objpos (no person)",
+                   int(walked.empty_persons[keep].sum()), unit="persons")
+    ctx.notes.lost("MPII points with an id outside 0..15 or a coordinate that is not a number",
+                   int(walked.bad_points[keep].sum()), unit="keypoints")
+    ctx.notes.lost("MPII points repeating a joint id of their person (the last one is read)",
+                   int(walked.replaced_points[keep].sum()), unit="keypoints")
+
+
+def _release_extra(index: np.ndarray, head: np.ndarray, center: np.ndarray, scale: np.ndarray) -> list[dict[str, Any]]:
+    """Each person's fields kept for the annotation: position in annorect, head box, center, scale."""
+    has_head = ~np.isnan(head).any(axis=1)
     extra: list[dict[str, Any]] = []
-    for r, hb, ok, c, s in zip(rel.person_index[mine].tolist(), head.tolist(), has_head.tolist(),
-                               center.tolist(), scale.tolist()):
+    for r, hb, ok, c, s in zip(index.tolist(), head.tolist(), has_head.tolist(), center.tolist(), scale.tolist()):
         e: dict[str, Any] = {"person_index": r}
         if ok:
             e["head_box"] = hb
@@ -314,18 +334,78 @@ def read_mpii_mat(path: str | Path, layout: str = "mpii16", images_dir: str | Pa
         if not math.isnan(s):
             e["scale"] = s
         extra.append(e)
-    persons = MpiiPersons(new_index[rel.person_image[mine]], rel.kps16[mine], center, scale, extra)
-    names = [n for n, k in zip(rel.names, keep.tolist()) if k]
-    image_extra = [e for e, k in zip(rel.image_extra, keep.tolist()) if k]
-    return build_dataset(names, image_extra, persons, layout, Path(images_dir) if images_dir else None, margin, path)
+    return extra
 
 
-def read_mpii(path: str | Path, layout: str = "mpii16", images_dir: str | Path | None = None,
-              split: str = "all", margin: float = 0.1) -> KeypointDataset:
-    """Read MPII from a ``.mat`` release or an mmpose ``.json`` file (chosen by the suffix)."""
-    path = Path(path)
-    if path.suffix.lower() == ".mat":
-        return read_mpii_mat(path, layout, images_dir, split, margin)
-    if split != "all":
-        raise PosekitError(path, "--split applies to the .mat release only (mmpose's JSON files are already split)")
-    return read_mpii_json(path, layout, images_dir, margin)
+# ----------------------------------------------------------------------------- writing
+
+def write_mpii_json(ds: KeypointDataset, notes: Notes | None = None) -> list[dict[str, Any]]:
+    """The dataset as mmpose MPII JSON entries (1-based; the 16 MPII joints), one per annotation;
+    what they cannot hold is counted in ``notes`` (default ``ds.notes``)."""
+    notes = ds.notes if notes is None else notes
+    name = ds.category.layout.name
+    if name not in ("coco17", "mpii16"):
+        raise PosekitError(None, f"cannot write MPII from a '{name}' category (known: coco17, mpii16): "
+                                 f"add --map-to mpii16")
+    mapping = get_mapping(name, "mpii16")
+    kps16 = mapping.apply(ds.keypoints)
+    if mapping.dropped:
+        gone = [mapping.src.index(n) for n in mapping.dropped]
+        notes.lost(f"labeled keypoints with no MPII joint ({', '.join(mapping.dropped)})",
+                   int((ds.keypoints[:, gone, 2] > 0).sum()))
+    notes.lost("annotations with no labeled MPII joint written as entries without joints (crowd regions "
+               "included)", int(((kps16[:, :, 2] > 0).sum(axis=1) == 0).sum()))
+    notes.lost("crowd annotations written as persons (MPII has no crowd regions)", int(ds.iscrowd.sum()))
+    names = {im.id: im.file_name for im in ds.images}
+    out = [_mpii_entry(ds, r, kps16[r], names[int(ds.image_id[r])]) for r in range(len(ds))]
+    lost_fields = {k for e in ds.extra for k in e
+                   if k not in ("center", "scale", "head_box", "num_keypoints", "person_index") and not k.startswith("_")}
+    for k in sorted(lost_fields):
+        notes.lost(f"annotations' '{k}' field (mmpose's MPII JSON has no place for it)",
+                   sum(1 for e in ds.extra if k in e))
+    return out
+
+
+def _mpii_entry(ds: KeypointDataset, r: int, kps16: np.ndarray, image: str) -> dict[str, Any]:
+    """Row ``r`` as an mmpose entry: center and scale as read, else from the box."""
+    lab = kps16[:, 2] > 0
+    extra = ds.extra[r]
+    center, scale = extra.get("center"), extra.get("scale")
+    if center is None or scale is None:
+        x, y, w, h = ds.bbox[r]
+        center = [x + w / 2, y + h / 2] if center is None else center
+        scale = h / PIXEL_STD if scale is None else scale
+    entry = {"joints_vis": lab.astype(int).tolist(), "joints": np.where(lab[:, None], kps16[:, :2] + 1, -1.0).tolist(),
+             "image": image, "scale": float(scale), "center": [float(center[0]) + 1, float(center[1]) + 1]}
+    if "person_index" in extra:
+        entry["person_index"] = extra["person_index"]
+    return entry
+
+
+# --------------------------------------------------------------------------- the format's three functions
+
+def detect(probe: Probe) -> int:
+    """The .mat release (90) or a JSON list of joints (mmpose's, or ``joint_self``) (80)."""
+    if probe.is_dir:
+        return 0
+    if probe.suffix == ".mat":
+        return 90
+    head = probe.head
+    if head.startswith(b"[") and (b'"joints' in head or b'"joint_self"' in head):
+        return 80
+    return 0
+
+
+def read(src: Path, ctx: Context) -> Source:
+    """Read MPII from the ``.mat`` release or an MPII ``.json`` file (chosen by the suffix), in
+    ``ctx.layout`` (default mpii16, lossless)."""
+    layout = ctx.layout or DEFAULT_LAYOUT
+    if src.suffix.lower() == ".mat":
+        return Source(read_mpii_mat(src, layout, ctx), ctx.images)
+    return Source(mpii_json_to_dataset(read_json(src), src, layout, ctx), ctx.images)
+
+
+def write(ds: KeypointDataset, dst: Path, ctx: Context, images_dir: Path | None) -> Output:
+    """mmpose's MPII JSON: one entry per person (every person written)."""
+    entries = write_mpii_json(ds, ctx.notes)
+    return Output(dst.parent, {dst.name: dumps_json(entries)}, summary=f"{len(entries)} persons")

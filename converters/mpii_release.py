@@ -16,6 +16,8 @@ Semantics shared by both (MATLAB coordinates are 1-based; 1 is subtracted):
   else (1, missing, empty, text "1") -> v=2; a later point with the same id replaces an earlier;
 * a person needs a labeled point or an ``objpos``; ``objpos``, ``scale`` and the head box are
   kept only when finite.
+
+What each image holds and what is left out of it is counted (:class:`Walked`) for the account.
 """
 from __future__ import annotations
 
@@ -34,6 +36,20 @@ NO_ANNOLIST = "RELEASE has no 'annolist'; not the MPII Human Pose .mat release"
 
 
 @dataclass
+class Walked:
+    """Per image (``(n,)`` counts): its person elements (``annorect``) and their point elements,
+    and those not read: persons with neither a placed point nor an ``objpos``, points that cannot
+    be placed (id outside 0..15, a coordinate not a finite number), points replaced by a later
+    point of the same id."""
+
+    persons: np.ndarray
+    points: np.ndarray
+    empty_persons: np.ndarray
+    bad_points: np.ndarray
+    replaced_points: np.ndarray
+
+
+@dataclass
 class Release:
     """Images (``names`` is None where an entry has no usable ``image.name``) and people."""
 
@@ -46,6 +62,7 @@ class Release:
     center: np.ndarray            # (P, 2), NaN where absent
     scale: np.ndarray             # (P,), NaN where absent
     head_box: np.ndarray          # (P, 4) [x, y, w, h], NaN where absent
+    walked: Walked                # what each image holds and what was left out, counted
 
 
 def read_release(path: Path, fast: bool = True) -> Release:
@@ -127,8 +144,8 @@ def _release_from_tree(t: MatTree, path: Path) -> Release:
     point = _one(t, _one(t, annopoints), "point")
     owner, pe = _list_elements(t, point, "annopoints.point")
     pid, x, y, vis = (t.scalars(c) for c in t.fields(point[owner], ("id", "x", "y", "is_visible"), pe))
-    kps = _place_points(prect.shape[0], owner, pid, x, y, vis)
-    return _release(names, extra, train, pimg, pidx, kps, center, scale, head)
+    kps, bad, replaced = _place_points(prect.shape[0], owner, pid, x, y, vis)
+    return _release(names, extra, train, pimg, pidx, kps, center, scale, head, (owner, bad, replaced))
 
 
 def _list_elements(t: MatTree, nodes: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -197,31 +214,42 @@ def _tree_act(t: MatTree, node: int, extra: list[dict[str, Any]]) -> None:
 
 
 def _place_points(n_persons: int, owner: np.ndarray, pid: np.ndarray, x: np.ndarray, y: np.ndarray,
-                  vis: np.ndarray) -> np.ndarray:
-    """``(P, 16, 3)`` keypoints from point columns (1-based x, y; NaN where absent); later
-    duplicates win."""
+                  vis: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(P, 16, 3)`` keypoints from point columns (1-based x, y; NaN where absent), later
+    duplicates winning; and the owners of the points left out: those that cannot be placed and
+    those replaced by a later duplicate."""
     with np.errstate(invalid="ignore"):
         good = (pid >= 0) & (pid <= 15) & np.isfinite(x) & np.isfinite(y)
     idx = np.flatnonzero(good)
     slot = owner[idx] * 16 + pid[idx].astype(np.int64)
+    replaced = np.zeros(0, np.int64)
     if idx.size and np.bincount(slot).max() > 1:  # the same id twice in a person: keep the last
         _, last = np.unique(slot[::-1], return_index=True)
-        keep = np.sort(idx.shape[0] - 1 - last)
+        keep = np.zeros(idx.shape[0], bool)
+        keep[idx.shape[0] - 1 - last] = True
+        replaced = owner[idx[~keep]]
         idx, slot = idx[keep], slot[keep]
     kps = np.zeros((n_persons * 16, 3))
     kps[slot, 0] = x[idx] - 1
     kps[slot, 1] = y[idx] - 1
     kps[slot, 2] = np.where(vis[idx] == 0, 1, 2)
-    return kps.reshape(n_persons, 16, 3)
+    return kps.reshape(n_persons, 16, 3), owner[~good], replaced
 
 
-def _release(names, extra, train, pimg, pidx, kps, center, scale, head) -> Release:
+def _release(names: list[str | None], extra: list[dict[str, Any]], train: np.ndarray | None, pimg: np.ndarray,
+             pidx: np.ndarray, kps: np.ndarray, center: np.ndarray, scale: np.ndarray, head: np.ndarray,
+             owners: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Release:
     """Both readers' last step: values that are not finite become absent (NaN), and annorect
-    entries that carry no person (no labeled point and no objpos) are dropped."""
+    entries that carry no person (no labeled point and no objpos) are dropped; ``owners``: the
+    persons of every point element, of those not placed and of those replaced (counted)."""
     center = np.where(np.isfinite(center).all(axis=1, keepdims=True), center, np.nan)
     scale = np.where(np.isfinite(scale), scale, np.nan)
     keep = (kps[:, :, 2] > 0).any(axis=1) | np.isfinite(center).all(axis=1)
-    return Release(names, extra, train, pimg[keep], pidx[keep], kps[keep], center[keep], scale[keep], head[keep])
+    n = len(names)
+    per_image = [np.bincount(pimg[o].astype(np.int64), minlength=n) for o in (np.arange(pimg.shape[0]), *owners)]
+    walked = Walked(per_image[0], per_image[1], np.bincount(pimg[~keep], minlength=n), per_image[2], per_image[3])
+    return Release(names, extra, train, pimg[keep], pidx[keep], kps[keep], center[keep], scale[keep], head[keep],
+                   walked)
 
 
 # ----------------------------------------------------------------------------- scipy
@@ -325,8 +353,9 @@ def _release_from_scipy(path: Path) -> Release:
             head.append([_number(_field(rect, k)) for k in ("x1", "y1", "x2", "y2")])
     P = len(pimg)
     pts = np.array(points, dtype=np.float64).reshape(-1, 5)
-    kps = _place_points(P, pts[:, 0].astype(np.int64), pts[:, 1], pts[:, 2], pts[:, 3], pts[:, 4])
+    owner = pts[:, 0].astype(np.int64)
+    kps, bad, replaced = _place_points(P, owner, pts[:, 1], pts[:, 2], pts[:, 3], pts[:, 4])
     head_cols = np.array(head, dtype=np.float64).reshape(P, 4).T
     return _release(names, extra, train, np.array(pimg, np.int64), np.array(pidx, np.int64), kps,
                     np.array(center, dtype=np.float64).reshape(P, 2), np.array(scale, np.float64),
-                    _head_box(*head_cols))
+                    _head_box(*head_cols), (owner, bad, replaced))

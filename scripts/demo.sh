@@ -12,7 +12,8 @@ step "LabelMe -> COCO" $A convert labelme-to-coco $S/labelme --images $S/images 
 step "validate the converted file (clean)" $A validate $O/labelme.coco.json --images $S/images --report $O/validate_clean
 step "validate a file with planted defects (exit 1 expected)" \
   $A validate $S/coco/with_defects.json --images $S/images --report $O/validate_defects
-step "MPII .mat release -> COCO-17" $A convert mpii-to-coco $S/mpii/sample_mpii.mat --images $S/images -o $O/mpii_mat.coco.json --overwrite
+step "MPII .mat release -> COCO-17 (the 12 joints COCO has; the default, mpii16, keeps all 16)" \
+  $A convert mpii-to-coco $S/mpii/sample_mpii.mat --layout coco17 --images $S/images -o $O/mpii_mat.coco.json --overwrite
 step "mmpose MPII JSON -> COCO (lossless MPII-16)" \
   $A convert mpii-to-coco $S/mpii/sample_mpii.json --layout mpii16 --images $S/images -o $O/mpii_json.mpii16.json --overwrite
 step "COCO (MPII-16) -> mmpose MPII JSON" $A convert coco-to-mpii $O/mpii_json.mpii16.json -o $O/mpii_roundtrip.json --overwrite
@@ -25,6 +26,9 @@ step "COCO -> YOLO-pose (Ultralytics: data.yaml, images/ links, labels/)" \
 step "YOLO-pose -> COCO (sizes from the image headers)" \
   $A convert $O/yolo -o $O/yolo_back.coco.json --to coco --overwrite
 step "COCO -> CVAT for images 1.1 (skeletons)" $A convert $O/labelme.coco.json -o $O/cvat.xml --to cvat --overwrite
+step "stats: what the set holds (a page of plots)" $A stats $O/labelme.coco.json --report $O/stats --overwrite
+step "split into train/val, reproducible and stratified, as one YOLO dataset" \
+  $A split $O/labelme.coco.json -o $O/splits --val 0.25 --seed 0 --to yolo --images $S/images --overwrite
 step "training configs for the dataset's layout" $A config --for mmpose $O/labelme.coco.json -o $O/dataset_info.py --overwrite
 step "render OpenPose targets and decode them back" \
   $A render $O/labelme.coco.json --images $S/images -o $O/render --decode
@@ -38,6 +42,8 @@ if [ ! -f $O/random_cid_hrnet_w32.pth ]; then
 fi
 step "pre-label with CID HRNet-w32 (random weights offline)" \
   $A prelabel $S/images -o $O/prelabel --checkpoint $O/random_cid_hrnet_w32.pth --batch-size 2 --overwrite
+step "compare the pre-labels with the shipped LabelMe labels (random weights: they agree on nothing)" \
+  $A compare $S/labelme $O/prelabel/prelabels.coco.json --images $S/images --report $O/compare --overwrite
 
 cat <<MSG
 
@@ -54,4 +60,8 @@ Demo outputs are in $O/:
                                *_channels.png  every heatmap and PAF channel as a labelled tile,
                                                with colour scales
   prelabel/                    LabelMe pre-labels, prelabels.coco.json, .posekit-prelabel.json
+  stats/index.html             what the set holds: counts and plots (open in a browser)
+  splits/                      train/val as one YOLO dataset (data.yaml)
+  compare/index.html           pre-labels against the labels: per-keypoint errors, PCK, AP,
+                               the worst disagreements drawn on the images (open in a browser)
 MSG

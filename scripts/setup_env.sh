@@ -23,6 +23,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 export PATH="$VENV/bin:$PATH"
 PIP=(python -m pip --disable-pip-version-check -q)
+# pip's resolver reports as ERROR the two known, deliberate mismatches of this stack: torch's
+# setuptools floor (mmcv's build needs setuptools<70 for pkg_resources) and mmcv's opencv-python
+# (the headless build is the same cv2, see 4b); --no-warn-conflicts keeps those out of the log.
+INSTALL=("${PIP[@]}" install --no-warn-conflicts)
 
 have() { python - "$@" <<'PYEOF' 2>/dev/null
 import sys
@@ -43,7 +47,7 @@ fi
 
 # 2. build tools needed to compile mmcv's ops against the installed torch.
 if ! have "setuptools" ninja psutil numpy wheel cython; then
-  "${PIP[@]}" install "setuptools<70" wheel ninja psutil "numpy>=2" cython
+  "${INSTALL[@]}" "setuptools<70" wheel ninja psutil "numpy>=2" cython
 fi
 
 # 3. mmcv 2.1.0 with compiled ops (no wheel on PyPI for this torch).
@@ -68,8 +72,8 @@ req_hash="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
 if [ "$(cat "$req_stamp" 2>/dev/null)" != "$req_hash" ] \
     || ! have mmpose==1.3.2 mmdet==3.3.0 mmengine==0.10.7 labelme pycocotools typer pandas ray; then
   log "installing the project's dependencies (requirements.txt), mmengine, mmdet and mmpose"
-  "${PIP[@]}" install -r "$ROOT/requirements.txt"
-  "${PIP[@]}" install --no-deps "mmengine==0.10.7" "mmdet==3.3.0" "mmpose==1.3.2"
+  "${INSTALL[@]}" -r "$ROOT/requirements.txt"
+  "${INSTALL[@]}" --no-deps "mmengine==0.10.7" "mmdet==3.3.0" "mmpose==1.3.2"
   echo "$req_hash" > "$req_stamp"
 fi
 

@@ -9,6 +9,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+# Property tests: `make test` (and CI) run the "ci" profile, derandomised (examples drawn from a
+# fixed seed), so a run passes or fails the same way on every machine; every failure a search
+# ever found is kept as an explicit @example on its test. `make fuzz` runs the "fuzz" profile:
+# random seeds, many more examples, failures saved in .hypothesis/ to replay.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", derandomize=False, deadline=None, max_examples=1000, print_blob=True,
+                          phases=list(Phase), suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("POSEKIT_HYPOTHESIS_PROFILE", "ci"))
+
+
+def examples(n: int) -> int:
+    """A property test's example count: ``n`` under `make test`, 20 times more under `make fuzz`
+    (a test's own max_examples would otherwise cap the fuzz profile's)."""
+    return n * 20 if settings.default.derandomize is False else n
 
 ROOT = Path(__file__).resolve().parent.parent
 # mmpose's test data (Apache-2.0), copied into the repo with its LICENSE

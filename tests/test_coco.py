@@ -6,7 +6,7 @@ import pytest
 from annotate.coco import from_coco_dict, load_coco, save_coco, to_coco_dict
 from annotate.errors import PosekitError
 
-from conftest import COCO_SAMPLE, SHARED, needs_shared
+from conftest import COCO_SAMPLE, SHARED, needs_shared, run_cli
 
 SHARED_COCO_FILES = [p for p in sorted((SHARED / "coco").glob("*.json")) + sorted((SHARED / "crowdpose").glob("*.json"))
                      if p.name != "test_keypoint_partition_metric.json"]
@@ -37,8 +37,8 @@ def test_shared_coco_files_load_and_save_unchanged(path, tmp_path):
     notes = save_coco(ds, out)
     assert json.loads(out.read_text()) == _completed(original)
     if path.name == "test_crowdpose.json":  # no area in the file; 4 num_keypoints disagree with v
-        assert notes["changed\tannotations without area given their box's area (COCOeval needs one)"] == 5
-        assert notes["changed\tannotations' num_keypoints set to their count of labeled keypoints"] == 4
+        assert notes[("changed", None, "annotations without area given their box's area (COCOeval needs one)")] == 5
+        assert notes[("changed", None, "annotations' num_keypoints set to their count of labeled keypoints")] == 4
 
 
 def test_keypoints_of_another_length_than_the_category_are_refused():
@@ -165,3 +165,67 @@ def test_json_true_is_not_the_number_1(tmp_path, field, value, message):
 
     findings, _ = validate_file(path)  # the validator reads the file as convert does
     assert findings["message"].str.contains(message, regex=True).any(), findings["message"].tolist()
+
+
+def _mixed_animals() -> dict:
+    """Shaped like sleap-io's ``mixed_animals`` COCO export: two keypoint categories of different
+    layouts (a 5-point mouse and a 3-point fly) in one file."""
+    mouse = ["nose", "left_ear", "right_ear", "neck", "tail_base"]
+    fly = ["head", "thorax", "abdomen"]
+    return {
+        "images": [{"id": 1, "file_name": "frame_0001.png", "width": 64, "height": 48}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "keypoints": [10, 10, 2] * 5, "num_keypoints": 5,
+             "bbox": [5, 5, 20, 20], "area": 400, "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 2, "keypoints": [30, 30, 2] * 3, "num_keypoints": 3,
+             "bbox": [25, 25, 10, 10], "area": 100, "iscrowd": 0},
+            {"id": 3, "image_id": 1, "category_id": 2, "keypoints": [40, 30, 2, 0, 0, 0, 41, 31, 1],
+             "num_keypoints": 2, "bbox": [35, 25, 10, 10], "area": 100, "iscrowd": 0}],
+        "categories": [{"id": 1, "name": "mouse", "keypoints": mouse, "skeleton": [[1, 4], [4, 5]]},
+                       {"id": 2, "name": "fly", "keypoints": fly, "skeleton": [[1, 2], [2, 3]]}],
+    }
+
+
+def test_a_file_of_two_layouts_is_refused_with_the_way_out_and_converts_one_category(tmp_path):
+    src = tmp_path / "mixed_animals.json"
+    src.write_text(json.dumps(_mixed_animals()))
+    res = run_cli("convert", src, "-o", tmp_path / "out.json", "--to", "coco")
+    assert res.exit_code == 2 and "--category NAME" in res.stderr and not (tmp_path / "out.json").exists()
+    res = run_cli("convert", src, "-o", tmp_path / "fly.json", "--to", "coco", "--category", "fly")
+    assert res.exit_code == 0, res.stderr
+    out = json.loads((tmp_path / "fly.json").read_text())
+    assert [a["id"] for a in out["annotations"]] == [2, 3] and [c["name"] for c in out["categories"]] == ["fly"]
+    assert "1 persons of category 'mouse' (not the --category read)" in res.stdout
+    res = run_cli("convert", src, "-o", tmp_path / "x.json", "--to", "coco", "--category", "cat")
+    assert res.exit_code == 2 and "'mouse' (id 1, 5 keypoints), 'fly' (id 2, 3 keypoints)" in res.stderr
+
+
+def test_a_folder_of_split_files_reads_as_one_dataset_and_is_written_back_the_same(tmp_path):
+    """COCO files named per split (COCO's annotations/ folder, or what -o DIR writes) read as one
+    dataset, each image in its file's split; written to a folder, one file per split again; a
+    single file holds every image and counts the splits it cannot hold."""
+    from annotate.coco import split_named_by
+
+    assert [split_named_by(s) for s in ("person_keypoints_val2017", "train", "coco_test", "valid_x", "trainval",
+                                        "a_train_val", "sample")] == ["val", "train", "test", "val", None, None, None]
+    obj = json.loads(COCO_SAMPLE.read_text())
+    src = tmp_path / "annotations"
+    src.mkdir()
+    first = obj["images"][0]["id"]
+    for name, keep in (("person_keypoints_train2017.json", lambda i: i == first),
+                       ("person_keypoints_val2017.json", lambda i: i != first)):
+        part = dict(obj, images=[im for im in obj["images"] if keep(im["id"])],
+                    annotations=[a for a in obj["annotations"] if keep(a["image_id"])])
+        (src / name).write_text(json.dumps(part))
+    res = run_cli("convert", src, "-o", tmp_path / "out", "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    assert "everything carried" in res.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["train.json", "val.json"]
+    train = json.loads((tmp_path / "out" / "train.json").read_text())
+    assert train == json.loads((src / "person_keypoints_train2017.json").read_text())
+    res = run_cli("convert", src, "-o", tmp_path / "all.json", "--to", "coco")
+    assert res.exit_code == 0 and f"{len(obj['images'])} images' split (train/val/test)" in res.stdout
+    assert len(json.loads((tmp_path / "all.json").read_text())["annotations"]) == len(obj["annotations"])
+    (src / "person_keypoints_val2017.json").write_text(json.dumps(obj))  # ids repeat across the files
+    res = run_cli("convert", src, "-o", tmp_path / "x.json", "--to", "coco")
+    assert res.exit_code == 2 and "annotate merge" in res.stderr

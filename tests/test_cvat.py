@@ -1,6 +1,8 @@
 """COCO <-> CVAT for images 1.1 XML (skeletons): round trips, a file as CVAT exports it
 (outside/occluded, the svg's edges, grouped boxes, other shapes), Datumaro's CVAT reader on our
-output; hypothesis round trips."""
+output; CVAT for video in both skeleton-track layouts (points inside each <skeleton frame>, or
+nested point tracks); the account of every sample file; point-label matching; dotted image
+names; hypothesis round trips."""
 from __future__ import annotations
 
 import tempfile
@@ -12,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from annotate.dataset import Category
 from conftest import COCO_SAMPLE, run_cli
 from test_convert_cli import COCO_IMAGES, assert_same_persons, coco_documents, materialise, persons
 
@@ -357,3 +360,195 @@ def test_interpolated_track_shapes_counted(tmp_path):
     assert len(ds) == 5  # 3 skeletons, 2 lone boxes: count in = count out
     skel = [r for r in range(len(ds)) if ds.extra[r].get("track_id") == 0]  # frame by frame
     np.testing.assert_allclose(ds.keypoints[skel[1]], [[2, 2, 2], [4, 4, 2]])
+
+
+# --------------------------------------------------------------------------- the account, both video layouts
+
+SAMPLES = sorted(DATA.glob("*.xml"))
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=[p.name for p in SAMPLES])
+def test_every_sample_converts_with_a_balanced_account(path, tmp_path):
+    """Every file in tests/data/cvat converts to COCO; what the reader saw is carried or counted."""
+    from converters.formats import Context, read_dataset
+
+    ctx = Context()
+    source, fmt = read_dataset(path, ctx)
+    ds = source.ds
+    assert fmt == "cvat" and len(ds) > 0
+    carried = {"images": len(ds.images), "persons": len(ds), "keypoints": int((ds.keypoints[..., 2] > 0).sum())}
+    for unit, n in carried.items():
+        assert ctx.account[unit] == n + ctx.notes.dropped(unit), unit
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+
+
+def _video_persons(path: Path, tmp_path: Path):
+    out = tmp_path / f"{path.stem}.json"
+    res = run_cli("convert", path, "-o", out, "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    return _load(out), res.stdout.strip().splitlines()[-1]
+
+
+def test_nested_point_tracks_read_like_point_children(tmp_path):
+    """A skeleton track whose points are nested point tracks (Datumaro's CVAT-for-video asset)
+    reads into the same persons as the one whose <skeleton frame>s hold <points> children."""
+    nested, line = _video_persons(DATA / "video_nested_point_tracks.xml", tmp_path)
+    children, line2 = _video_persons(DATA / "video_point_children.xml", tmp_path)
+    assert line == line2
+    assert [im.file_name for im in nested.images] == [f"frame_{f:06d}" for f in (10, 13, 16, 19)]
+    assert len(nested) == 3 and [e["track_id"] for e in nested.extra] == [3, 3, 3]
+    names = {im.id: im.file_name for im in nested.images}
+    assert [names[int(i)] for i in nested.image_id] == ["frame_000010", "frame_000013", "frame_000016"]
+    np.testing.assert_allclose(nested.keypoints[0], [[48.8, 111.77, 2], [40.25, 130.5, 1], [60.1, 129.9, 2],
+                                                     [42, 170.75, 2]])
+    np.testing.assert_allclose(nested.keypoints[1, 2], [0, 0, 0])  # right_shoulder outside on frame 13
+    np.testing.assert_allclose(nested.keypoints[2, 2], [0, 0, 0])  # and absent on frame 16
+    np.testing.assert_allclose(nested.keypoints, children.keypoints)
+    np.testing.assert_allclose(nested.bbox, children.bbox)
+    assert nested.extra == children.extra and nested.category.skeleton == children.category.skeleton
+    assert nested.category.keypoints == ["nose", "left_shoulder", "right_shoulder", "left_hip"]
+    assert '2 keyframe flags of track shapes' in line  # frames 13 and 16
+    for part in ("1 CVAT <box> shapes", "1 CVAT <points> shapes", "1 CVAT <polyline> shapes"):
+        assert part in line, part
+
+
+VIDEO_META = ('<meta><task><id>1</id><size>2</size><mode>interpolation</mode><start_frame>0</start_frame>'
+              '<stop_frame>1</stop_frame><labels><label><name>person</name><type>skeleton</type></label>'
+              '<label><name>a</name><type>points</type><parent>person</parent></label>'
+              '<label><name>b</name><type>points</type><parent>person</parent></label></labels>'
+              '<original_size><width>50</width><height>40</height></original_size></task></meta>')
+
+
+def test_skeleton_track_frames_that_cannot_be_read_are_counted(tmp_path):
+    """A skeleton frame with no points at all (only the skeleton's points="...") is a person that
+    cannot be read: counted, not silently dropped; labeled points on a frame where the skeleton
+    is outside are counted too."""
+    path = tmp_path / "v.xml"
+    path.write_text(
+        f'<annotations><version>1.1</version>{VIDEO_META}<track id="0" label="person">'
+        '<skeleton frame="0" outside="0" keyframe="1" points="1,2;3,4" z_order="0"></skeleton>'
+        '<skeleton frame="1" outside="1" keyframe="1" points="1,2;3,4" z_order="0"></skeleton>'
+        '<track id="1" label="a"><points frame="1" outside="0" keyframe="1" points="1,2"/></track>'
+        '</track></annotations>')
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    assert "1 skeleton track frames with no points" in res.stdout
+    assert "1 labeled points of skeleton track frames where the skeleton is outside" in res.stdout
+    assert len(_load(tmp_path / "c.json")) == 0
+
+
+def test_points_of_dropped_skeletons_and_twice_given_points_counted(tmp_path):
+    res = run_cli("convert", DATA / "project_export.xml", "-o", tmp_path / "c.json", "--to", "coco")
+    assert "1 labeled points of skeletons of label 'hand'" in res.stdout
+    path = tmp_path / "x.xml"
+    path.write_text(CVAT_EXPORT.replace('<points label="Head top" source="manual" outside="0" occluded="0" '
+                                        'points="300,100">', '<points label="LElbow" source="manual" outside="0" '
+                                        'occluded="0" points="300,100">'))
+    res = run_cli("convert", path, "-o", tmp_path / "d.json", "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    assert "1 labeled points given twice in one skeleton" in res.stdout
+
+
+def test_point_labels_match_by_the_one_rule(tmp_path):
+    """A point label matches its keypoint exactly, else by its one spelling; a spelling that fits
+    two keypoints is refused naming both."""
+    meta = ('<meta><task><labels><label><name>person</name><type>skeleton</type></label>'
+            '<label><name>left_eye</name><type>points</type><parent>person</parent></label>'
+            '<label><name>LEye</name><type>points</type><parent>person</parent></label>'
+            '<label><name>nose</name><type>points</type><parent>person</parent></label></labels></task></meta>')
+    path = tmp_path / "x.xml"
+    doc = ('<annotations><version>1.1</version>' + meta + '<image id="0" name="a.png" width="9" height="9">'
+           '<skeleton label="person"><points label="{}" outside="0" occluded="0" points="3,4"/></skeleton>'
+           '</image></annotations>')
+    path.write_text(doc.format("Nose"))
+    assert run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco").exit_code == 0
+    np.testing.assert_allclose(_load(tmp_path / "c.json").keypoints[0, 2], [3, 4, 2])
+    path.write_text(doc.format("LEye"))
+    assert run_cli("convert", path, "-o", tmp_path / "d.json", "--to", "coco").exit_code == 0
+    np.testing.assert_allclose(_load(tmp_path / "d.json").keypoints[0, 1], [3, 4, 2])
+    path.write_text(doc.format("L_Eye"))
+    res = run_cli("convert", path, "-o", tmp_path / "e.json", "--to", "coco")
+    assert res.exit_code == 2 and "'left_eye'" in res.stderr and "'LEye'" in res.stderr
+    assert not (tmp_path / "e.json").exists()
+
+
+def test_dotted_image_names_keep_every_part(tmp_path):
+    """``cam01.0030.jpg`` keeps its name; ``cam01.0031`` (no image suffix: the dot is part of the
+    name) gets the suffix of its exported image; both survive a round trip."""
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (9, 9)).save(tmp_path / "images" / "cam01.0031.jpg")
+    skel = '<skeleton label="person"><points label="a" outside="0" occluded="0" points="3,4"/></skeleton>'
+    path = tmp_path / "annotations.xml"
+    path.write_text('<annotations><version>1.1</version><meta><task><labels><label><name>person</name><type>'
+                    'skeleton</type></label><label><name>a</name><type>points</type><parent>person</parent></label>'
+                    '</labels></task></meta>'
+                    + "".join(f'<image id="{i}" name="{n}" width="9" height="9">{skel}</image>'
+                              for i, n in enumerate(["cam01.0030.jpg", "cam01.0031", "cam01.0032"]))
+                    + '</annotations>')
+    out = tmp_path / "c.json"
+    assert run_cli("convert", path, "-o", out, "--to", "coco").exit_code == 0
+    names = ["cam01.0030.jpg", "cam01.0031.jpg", "cam01.0032"]
+    assert [im.file_name for im in _load(out).images] == names
+    xml = tmp_path / "out" / "b.xml"
+    xml.parent.mkdir()
+    assert run_cli("convert", out, "-o", xml, "--to", "cvat").exit_code == 0
+    assert [im.get("name") for im in ET.parse(xml).getroot().findall("image")] == names
+    assert run_cli("convert", xml, "-o", tmp_path / "d.json", "--to", "coco").exit_code == 0
+    assert [im.file_name for im in _load(tmp_path / "d.json").images] == names
+
+
+def test_crowd_region_without_a_box_counted_by_the_writer(tmp_path):
+    from annotate.dataset import DatasetBuilder
+    from converters.formats import Context, write_dataset
+
+    b = DatasetBuilder(Category(1, "person", ["a"], []))
+    iid = b.add_image("x.png", 9, 9)
+    b.add_person(iid, np.zeros((1, 3)), None, iscrowd=True)
+    b.add_person(iid, np.array([[3, 4, 2]]), [1, 1, 5, 5])
+    ctx = Context()
+    out = write_dataset(b.build(), tmp_path / "x.xml", "cvat", ctx)
+    assert out.persons == 1 and ctx.notes.dropped("persons") == 1
+    assert len(ET.parse(tmp_path / "x.xml").getroot().findall("image/skeleton")) == 1
+
+
+_POINT = st.one_of(st.none(), st.tuples(st.sampled_from("01"), st.sampled_from("01"), st.sampled_from("01"),
+                                        st.integers(0, 49), st.integers(0, 39)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.dictionaries(st.integers(0, 1), st.tuples(st.sampled_from("01"), st.sampled_from("01"),
+                                                    st.tuples(_POINT, _POINT)), min_size=1))
+def test_both_video_layouts_read_the_same_property(frames):
+    """Random skeleton tracks (frames with the skeleton outside or not, points absent, outside,
+    occluded, interpolated) read the same from both layouts, with a balanced account."""
+    from converters.formats import Context, read_dataset
+
+    children, nested = [], {"a": [], "b": []}
+    for f, (kf, outside, pts) in sorted(frames.items()):
+        inner = ""
+        for name, p in zip("ab", pts):
+            if p is not None:
+                inner += (f'<points label="{name}" keyframe="{p[0]}" outside="{p[1]}" occluded="{p[2]}" '
+                          f'points="{p[3]},{p[4]}"/>')
+                nested[name].append(f'<points frame="{f}" keyframe="{p[0]}" outside="{p[1]}" occluded="{p[2]}" '
+                                    f'points="{p[3]},{p[4]}" z_order="0"/>')
+        children.append(f'<skeleton frame="{f}" keyframe="{kf}" outside="{outside}" z_order="0">{inner}</skeleton>')
+    skeletons = "".join(f'<skeleton frame="{f}" keyframe="{kf}" outside="{o}" z_order="0"/>'
+                        for f, (kf, o, _) in sorted(frames.items()))
+    tracks = "".join(f'<track id="{i}" label="{n}">{"".join(nested[n])}</track>' for i, n in enumerate("ab"))
+    read = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, body in enumerate(["".join(children), skeletons + tracks]):
+            path = Path(tmp) / f"{i}.xml"
+            path.write_text(f'<annotations><version>1.1</version>{VIDEO_META}<track id="0" label="person">{body}'
+                            f'</track></annotations>')
+            ctx = Context()
+            read.append((read_dataset(path, ctx)[0].ds, ctx))
+    (a, ctx_a), (b, ctx_b) = read
+    assert len(a) == len(b) and [im.file_name for im in a.images] == [im.file_name for im in b.images]
+    np.testing.assert_allclose(a.keypoints, b.keypoints)
+    np.testing.assert_array_equal(a.image_id, b.image_id)
+    assert ctx_a.notes == ctx_b.notes and ctx_a.account == ctx_b.account

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +11,11 @@ from annotate.dataset import Category, DatasetBuilder
 from annotate.errors import PosekitError
 from annotate.io import write_bytes_atomic
 from annotate.skeletons import COCO17, MPII16
-from converters.labelme import dataset_to_labelme, parse_labelme, read_labelme_folder
+from converters.formats import Context, read_dataset
+from converters.labelme import dataset_to_labelme, parse_labelme
 
-from conftest import COCO_SAMPLE, SAMPLE, SHARED, needs_shared, run_cli
+from conftest import COCO_SAMPLE, SAMPLE, SHARED, examples, needs_shared, run_cli
+from test_fuzz import mutated
 
 
 def assert_same_persons(a, b):
@@ -25,6 +28,14 @@ def assert_same_persons(a, b):
     np.testing.assert_allclose(a.bbox[order_a], b.bbox[order_b])
     np.testing.assert_array_equal(a.iscrowd[order_a], b.iscrowd[order_b])
     return order_a, order_b
+
+
+def read_labelme(folder, layout=None, images=None, skip_bad=True, **options):
+    """A LabelMe folder read as every command reads it (the account settled): the dataset and
+    the bad files (skipped unless ``skip_bad`` is off)."""
+    ctx = Context(images=images, layout=layout, skip_bad=skip_bad, **options)
+    source, _ = read_dataset(folder, ctx, "labelme")
+    return source.ds, ctx.bad_files
 
 
 def _write_docs(docs):
@@ -137,7 +148,7 @@ def test_box_from_keypoint_extent_with_margin(tmp_path):
     d = tmp_path / "lm"
     d.mkdir()
     (d / "a.json").write_text(json.dumps(_doc([_pt("nose", 10, 10), _pt("left_ankle", 30, 50)])))
-    ds, errors = read_labelme_folder(d, COCO17, box_margin=0.1)
+    ds, errors = read_labelme(d, "coco17", box_margin=0.1)
     assert not errors
     np.testing.assert_allclose(ds.bbox[0], [8, 6, 24, 48])
     assert ds.area[0] == pytest.approx(24 * 48)
@@ -176,14 +187,140 @@ def datasets(draw):
     return b.build()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ds=datasets())
 def test_property_coco_labelme_coco_round_trip(tmp_path_factory, ds):
     tmp = tmp_path_factory.mktemp("rt")
     _write_docs(dataset_to_labelme(ds, tmp / "lm", tmp / "images"))
     (tmp / "images").mkdir()
-    back, errors = read_labelme_folder(tmp / "lm", COCO17, images_dir=tmp / "images")
+    back, errors = read_labelme(tmp / "lm", "coco17", tmp / "images")
     assert not errors
     a, b = assert_same_persons(ds, back)
     np.testing.assert_array_equal(np.isnan(ds.score[a]), np.isnan(back.score[b]))
     assert [ds.extra[i].get("description") for i in a] == [back.extra[i].get("description") for i in b]
+
+
+# --- matching labels, bad files, the account
+
+def test_a_label_that_spells_two_keypoints_is_refused_naming_both(tmp_path):
+    cat = Category(1, "person", ["head", "head_top"], [])
+    with pytest.raises(PosekitError, match=r"'Head Top' is a spelling of two keypoints, 'head' and 'head_top'"):
+        _parse(tmp_path, _doc([_pt("Head Top", 1, 1)]), cat)
+    item = _parse(tmp_path, _doc([_pt("head_top", 1, 1), _pt("head", 2, 2)]), cat)  # exact names: no doubt
+    assert item.persons[0].keypoints[:, :2].tolist() == [[2, 2], [1, 1]]
+
+
+def test_a_keypoint_named_like_an_occluded_label_is_that_keypoint(tmp_path):
+    cat = Category(1, "person", ["x", "x_occluded"], [])
+    item = _parse(tmp_path, _doc([_pt("x_occluded", 5, 5), _pt("x", 6, 6)]), cat)
+    assert item.persons[0].keypoints.tolist() == [[6, 6, 2], [5, 5, 2]]
+
+
+def _two_files(folder, bad_label="tail"):
+    folder.mkdir()
+    (folder / "a.json").write_text(json.dumps(_doc([_pt("nose", 1, 1)])))
+    (folder / "b.json").write_text(json.dumps(_doc([_pt(bad_label, 1, 1)])))
+
+
+def test_bad_files_refuse_the_conversion_saying_how_many_or_are_skipped_and_counted(tmp_path):
+    _two_files(tmp_path / "lm")
+    res = run_cli("convert", "labelme-to-coco", tmp_path / "lm", "-o", tmp_path / "o.json")
+    assert res.exit_code == 2 and "1 bad part(s) of this labelme source" in res.stderr and "--skip-bad" in res.stderr
+    assert "b.json" in res.stderr and not (tmp_path / "o.json").exists()
+    res = run_cli("convert", "labelme-to-coco", tmp_path / "lm", "-o", tmp_path / "o.json", "--skip-bad")
+    assert res.exit_code == 0, res.stderr
+    assert "1 bad LabelMe files skipped" in res.stdout and len(json.loads((tmp_path / "o.json").read_text())["images"]) == 1
+
+
+def test_every_person_and_point_read_is_carried_or_counted(tmp_path):
+    """The account: a polygon alone places no person (counted), other shapes are counted, a
+    person deleted in labelme is named, and persons only the posekit block holds come back."""
+    lm = tmp_path / "lm"
+    lm.mkdir()
+    poly = {"label": "person", "points": [[1, 1], [9, 1], [9, 9]], "group_id": 3, "shape_type": "polygon", "flags": {}}
+    line = {"label": "x", "points": [[1, 1], [5, 1]], "group_id": None, "shape_type": "line", "flags": {}}
+    doc = _doc([_pt("nose", 10, 10, 1), _pt("left_eye", 12, 9, 1), _pt("nose", 30, 30, 2), poly, line])
+    doc["posekit"] = {"persons": [{"group_id": 1, "shapes": 2, "id": 7}, {"group_id": 4, "shapes": 3, "id": 8},
+                                  {"group_id": 5, "shapes": 0, "id": 9, "bbox": None}]}
+    (lm / "a.json").write_text(json.dumps(doc))
+    ctx = Context()
+    source, _ = read_dataset(lm, ctx, "labelme")  # raises when the account does not add up
+    ds = source.ds
+    assert dict(ctx.account) == {"images": 1, "persons": 4, "keypoints": 3}
+    assert sorted(ds.ann_id.tolist()) == [1, 7, 9] and ctx.notes.dropped("persons") == 1
+    assert "1 person polygons without a labeled point or box" in ctx.notes.line()
+    assert "1 persons deleted in LabelMe" in ctx.notes.line() and "1 line shapes" in ctx.notes.line()
+
+
+# --- where the images are: --images, else found from the files
+
+def _labelme_tool_folder(tmp_path, names):
+    """What `labelme IMAGES --output OUT` saves: OUT/<stem>.json, imagePath relative to OUT."""
+    import cv2
+
+    images, out = tmp_path / "IMAGES", tmp_path / "OUT"
+    out.mkdir()
+    for i, name in enumerate(names):
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(images / name), np.zeros((20 + i, 30, 3), np.uint8))
+        doc = _doc([_pt("nose", 5, 5 + i)], image=f"../IMAGES/{name}", w=None, h=None)
+        del doc["imageWidth"], doc["imageHeight"]
+        (out / f"{Path(name).stem}.json").write_text(json.dumps(doc))
+    return images, out
+
+
+@pytest.mark.parametrize("names", [["a.jpg", "b.png"], ["cam1/a.jpg", "cam2/b.jpg"]])
+def test_a_folder_labelme_saved_with_output_reads_with_no_flag(tmp_path, names):
+    images, out = _labelme_tool_folder(tmp_path, names)
+    ctx = Context()
+    source, _ = read_dataset(out, ctx, "labelme")
+    assert source.images_dir.resolve() == images.resolve()
+    assert [(im.file_name, im.height) for im in source.ds.images] == [(names[0], 20), (names[1], 21)]
+    res = run_cli("convert", "labelme-to-coco", out, "-o", tmp_path / "c.json")
+    assert res.exit_code == 0, res.stderr
+
+
+def test_images_in_no_one_folder_are_refused_asking_for_images(tmp_path):
+    images, out = _labelme_tool_folder(tmp_path, ["a.jpg"])
+    doc = json.loads((out / "a.json").read_text())
+    doc["imagePath"] = "../" * 40 + "a.jpg"  # resolves to /a.jpg: the images share only /
+    (out / "z.json").write_text(json.dumps(dict(doc, imageWidth=4, imageHeight=4)))
+    res = run_cli("convert", "labelme-to-coco", out, "-o", tmp_path / "c.json")
+    assert res.exit_code == 2 and "pass --images DIR" in res.stderr and not (tmp_path / "c.json").exists()
+    res = run_cli("convert", "labelme-to-coco", out, "-o", tmp_path / "c.json", "--images", images)
+    assert res.exit_code == 2 and "z.json" in res.stderr and "points outside" in res.stderr
+
+
+def test_images_outside_the_folder_posekit_files_name_are_refused(tmp_path):
+    ds = load_coco(COCO_SAMPLE)
+    out = tmp_path / "lm"
+    _write_docs(dataset_to_labelme(ds, out, SHARED / "coco"))
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "z.jpg").write_bytes((SHARED / "coco" / ds.images[0].file_name).read_bytes())
+    (out / "z.json").write_text(json.dumps(_doc([_pt("nose", 1, 1)], image="../elsewhere/z.jpg")))
+    res = run_cli("convert", "labelme-to-coco", out, "-o", tmp_path / "c.json")
+    assert res.exit_code == 2 and "z.json" in res.stderr and "pass --images DIR" in res.stderr
+
+
+# --- a file posekit wrote, then changed by hand (or by a tool): read, or refused, never a crash
+
+def _posekit_doc():
+    ds = load_coco(COCO_SAMPLE)
+    docs = dataset_to_labelme(ds, Path("lm"))
+    return json.loads(docs[Path("lm") / f"{Path(ds.images[0].file_name).stem}.json"]), ds.images[0].file_name
+
+
+POSEKIT_DOC, POSEKIT_IMAGE = _posekit_doc()
+
+
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=list(HealthCheck))
+@given(doc=mutated(POSEKIT_DOC))
+def test_fuzz_a_changed_posekit_file_reads_or_is_refused_and_the_account_adds_up(doc, tmp_path_factory):
+    lm = tmp_path_factory.mktemp("fuzz")
+    (lm / POSEKIT_IMAGE).symlink_to(SHARED / "coco" / POSEKIT_IMAGE)
+    (lm / "a.json").write_text(json.dumps(doc))
+    try:
+        read_labelme(lm, skip_bad=False)
+    except PosekitError as exc:
+        assert "posekit bug" not in str(exc)

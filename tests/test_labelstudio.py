@@ -162,8 +162,11 @@ def test_reads_label_studio_converter_coco_import(tmp_path):
     out = tmp_path / "coco.json"
     res = run_cli("convert", DATA / "converter_coco_import.json", "-o", out, "--to", "coco")
     assert res.exit_code == 0, res.stderr
-    assert res.stdout.strip().endswith("everything carried. changed: 68 keypoints labelled with their category "
-                                       "read in order (label-studio-converter's COCO import)"), res.stdout
+    # its regions for COCO v=0 points (hidden, at 0, 0) are read as the unlabeled points they stand for
+    assert res.stdout.strip().endswith("not carried: 22 keypoint regions marked hidden at (0, 0) (label-studio-"
+                                       "converter's mark for an unlabeled COCO point) read as unlabeled. changed: "
+                                       "68 keypoints labelled with their category read in order "
+                                       "(label-studio-converter's COCO import)"), res.stdout
     from annotate.skeletons import COCO17
 
     assert _load(out).category.keypoints == list(COCO17.keypoints)
@@ -177,8 +180,10 @@ def test_reads_json_min(tmp_path):
     res = run_cli("convert", DATA / "json_min.json", "-o", out, "--to", "coco", "--from", "labelstudio")
     assert res.exit_code == 0, res.stderr
     assert "not carried: 3 occluded/crowd choices of JSON-MIN records" in res.stdout
-    assert "1 keypoints without parentID joined to a person by a guess (inside several persons' boxes" in res.stdout
-    assert "45 keypoints without parentID joined to the one box that holds them" in res.stdout
+    assert "1 keypoints joined to a person by position (no relation), a guess: inside several persons' boxes" \
+        in res.stdout, res.stdout
+    assert "45 keypoints joined to a person by position (no relation): inside the one box free for their label" \
+        in res.stdout
     assert_same_persons(_sample_persons(), persons(out), tol=1e-6, box_tol=1e-6, visibility=False)
     ds = _load(out)
     assert [im.id for im in ds.images] == [785, 40083]  # data.image_id
@@ -194,15 +199,20 @@ def test_reads_a_label_studio_export(tmp_path):
                  "1 Label Studio textarea results", "1 cancelled annotations with results (was_cancelled)",
                  "1 further annotations of a task (other annotators; the first is read)",
                  "1 predictions of tasks whose annotation is read",
-                 "1 keypoints without parentID joined to the one box that holds them",
-                 "3 keypoints without parentID joined to a person by a guess",
+                 "1 keypoints joined to a person by position (no relation): inside the one box",
+                 "3 keypoints joined to a person by position (no relation), a guess",
                  "1 rotated boxes read as the upright box around them",
                  "1 tasks without an annotation read from their first prediction"):
         assert part in line, part
     ds = _load(out)
-    # task ids are the image ids; s3 and http URLs keep their path's folders and lose their query
+    # task ids are the image ids; s3 and http URLs keep their path's folders and lose their query; each
+    # task's URL and id are kept for writing Label Studio again
     assert [(im.id, im.file_name, im.extra) for im in ds.images] == [
-        (1, "5f1c2a9b-walk.jpg", {"camera": "north"}), (2, "shoots/day1/0001.jpg", {}), (3, "img/0002.jpg", {})]
+        (1, "5f1c2a9b-walk.jpg", {"camera": "north", "label_studio": {"url": "/data/upload/3/5f1c2a9b-walk.jpg",
+                                                                      "id": 1}}),
+        (2, "shoots/day1/0001.jpg", {"label_studio": {"url": "s3://my-bucket/shoots/day1/0001.jpg?versionId=3",
+                                                      "id": 2}}),
+        (3, "img/0002.jpg", {"label_studio": {"url": "https://example.com/img/0002.jpg?token=abc", "id": 3}})]
     from annotate.skeletons import COCO17
 
     nose, ls = COCO17.index("nose"), COCO17.index("left_shoulder")
@@ -329,9 +339,9 @@ def test_loose_keypoints_joined_by_a_guess_are_counted_apart(tmp_path):
     out = tmp_path / "c.json"
     res = run_cli("convert", path, "-o", out, "--to", "coco")
     assert res.exit_code == 0, res.stderr
-    assert ("changed: 3 keypoints without parentID joined to a person by a guess (inside several persons' boxes, "
-            "or none, or in a box with another point of that label); check them; 2 keypoints without parentID "
-            "joined to the one box that holds them") in res.stdout, res.stdout
+    assert ("changed: 3 keypoints joined to a person by position (no relation), a guess: inside several persons' "
+            "boxes, or none, or in a box with another point of that label; check them; 2 keypoints joined to a "
+            "person by position (no relation): inside the one box free for their label") in res.stdout, res.stdout
     from annotate.skeletons import COCO17
 
     ds = _load(out)
@@ -456,7 +466,8 @@ def test_one_url_twice_is_two_images_and_query_apart_without_suffix(tmp_path):
     assert [im.file_name for im in ds.images] == ["abc-a.jpg", "abc-a.jpg", "image?id=1", "image?id=2"]
     assert [im.id for im in ds.images] == [1, 2, 3, 4]
     np.testing.assert_allclose(ds.keypoints[:2, 0], [[30, 16, 2], [40, 16, 2]])
-    res = run_cli("convert", tmp_path / "t.json", "-o", tmp_path / "y", "--to", "yolo")  # the YOLO writer refuses shared names
+    # the YOLO writer refuses shared names
+    res = run_cli("convert", tmp_path / "t.json", "-o", tmp_path / "y", "--to", "yolo")
     assert res.exit_code == 2 and "would share the label file" in res.stderr and not (tmp_path / "y").exists()
 
 
@@ -489,4 +500,182 @@ def test_results_that_are_not_objects_refused(tmp_path, junk, shown):
     res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
     assert res.exit_code == 2 and not (tmp_path / "c.json").exists()
     assert f"task 0 (id 3): {shown}; Label Studio writes each region as an object" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- relations, kept task fields, account
+
+RELATIONS = DATA / "relations_export.json"
+SURE = "keypoints joined to a person by position (no relation): inside the one box free for their label"
+GUESS = "keypoints joined to a person by position (no relation), a guess"
+
+
+def _coco_of(tmp_path, src, *extra):
+    out = tmp_path / "coco.json"
+    res = run_cli("convert", src, "-o", out, "--to", "coco", *extra)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    return _load(out), res.stdout.strip().splitlines()[-1]
+
+
+def test_relations_beat_containment(tmp_path):
+    """A keypoint tied to box b by a relation (either direction) is b's even inside box a only;
+    points without a relation are joined by position, counted; a box-to-box relation is counted."""
+    from annotate.skeletons import COCO17
+
+    ds, line = _coco_of(tmp_path, RELATIONS)
+    for part in (f"1 {SURE}", f"1 {GUESS}", "1 cancelled annotations with results (was_cancelled)",
+                 "1 Label Studio relations not linking a keypoint to a person box or another keypoint"):
+        assert part in line, (part, line)
+    rows = [r for r in range(len(ds)) if ds.image_id[r] == 41]
+    np.testing.assert_allclose(ds.bbox[rows], [[40, 30, 160, 240], [160, 30, 160, 240]])
+    a, b = (ds.keypoints[r] for r in rows)
+    i = COCO17.index
+    np.testing.assert_allclose(a[[i("nose"), i("right_shoulder")]], [[100, 60, 2], [80, 90, 2]])
+    assert (a[:, 2] > 0).sum() == 2
+    np.testing.assert_allclose(b[[i("nose"), i("left_shoulder"), i("left_wrist"), i("right_ankle")]],
+                               [[180, 60, 2], [192, 90, 2], [120, 150, 1], [340, 276, 2]])
+    assert (b[:, 2] > 0).sum() == 4
+
+
+def test_relation_chain_without_boxes_is_a_person(tmp_path):
+    """Keypoints chained by relations with no box make one person each; without the relations the
+    two persons' keypoints (labels repeat) are refused."""
+    from annotate.skeletons import COCO17
+
+    ds, _ = _coco_of(tmp_path, RELATIONS)
+    rows = [r for r in range(len(ds)) if ds.image_id[r] == 42]
+    idx = [COCO17.index(n) for n in ("nose", "left_shoulder", "right_shoulder")]
+    got = sorted(ds.keypoints[r][idx].tolist() for r in rows)
+    assert got == [[[80, 60, 2], [100, 90, 2], [60, 90, 2]], [[280, 66, 2], [300, 96, 2], [260, 96, 2]]]
+    tasks = json.loads(RELATIONS.read_text())[1:]
+    ann = tasks[0]["annotations"][0]
+    ann["result"] = [r for r in ann["result"] if r["type"] != "relation"]
+    path = tmp_path / "norel.json"
+    path.write_text(json.dumps(tasks))
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco", "--layout", "coco17")
+    assert res.exit_code == 2 and "repeat a label" in res.stderr and "relations" in res.stderr, res.stderr
+
+
+def test_point_without_relation_joined_by_position_is_counted(tmp_path):
+    """The documented guess stays for points with no link, and says so; a keypoint linked to two
+    boxes is refused."""
+    box = {"type": "rectanglelabels", "from_name": "box",
+           "value": {"x": 10, "y": 10, "width": 30, "height": 60, "rectanglelabels": ["person"]}}
+    results = [{**box, "id": "b1"}, {"id": "k1", "type": "keypointlabels", "from_name": "kp",
+                                     "value": {"x": 42, "y": 20, "width": 1, "keypointlabels": ["nose"]}}]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([_task(results)]))
+    ds, line = _coco_of(tmp_path, path)
+    assert f"1 {GUESS}" in line and SURE not in line, line
+    np.testing.assert_allclose(ds.keypoints[0, 0], [84, 20, 2])
+    results += [{**box, "id": "b2"}, {"type": "relation", "from_id": "k1", "to_id": "b1", "direction": "right"},
+                {"type": "relation", "from_id": "b2", "to_id": "k1", "direction": "right"}]
+    path.write_text(json.dumps([_task(results)]))
+    res = run_cli("convert", path, "-o", tmp_path / "c2.json", "--to", "coco")
+    assert res.exit_code == 2 and "keypoints 'k1' are linked (parentID or relations) to boxes 'b1' and 'b2'" \
+        in res.stderr, res.stderr
+
+
+def _shown(tasks):
+    """What Label Studio shows of each task besides its regions: id, image URL, meta, data fields."""
+    return [(t.get("id"), t["data"]["image"], t.get("meta") or {},
+             {k: v for k, v in t["data"].items() if k not in ("image", "image_id", "width", "height")})
+            for t in tasks]
+
+
+@pytest.mark.parametrize("via", ["coco", None])
+def test_round_trip_keeps_task_url_id_and_meta(tmp_path, via):
+    """Label Studio -> COCO -> Label Studio (and Label Studio -> Label Studio) gives back each
+    task's image URL, id, meta and data fields, and its persons."""
+    src = tmp_path / "export.json"
+    tasks = json.loads(RELATIONS.read_text())
+    tasks[1]["data"]["camera"] = "east"
+    src.write_text(json.dumps(tasks))
+    (tmp_path / "export.label_config.xml").write_text(
+        (DATA / "relations_export.label_config.xml").read_text())
+    mid = src
+    if via:
+        mid = tmp_path / "mid.json"
+        res = run_cli("convert", src, "-o", mid, "--to", via)
+        assert res.exit_code == 0, res.stderr
+        assert "label_studio" not in res.stdout, res.stdout  # COCO holds it
+    out = tmp_path / "back.json"
+    res = run_cli("convert", mid, "-o", out, "--to", "labelstudio")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert "label_studio" not in res.stdout and "URLs" not in res.stdout, res.stdout
+    back = json.loads(out.read_text())
+    assert _shown(back) == _shown(tasks)
+    assert back[0]["data"]["image"] == "/data/upload/18/4a8f2c1d-image1.jpg"
+    a, _ = _coco_of(tmp_path, src)
+    again = tmp_path / "again.json"
+    assert run_cli("convert", out, "-o", again, "--to", "coco").exit_code == 0
+    np.testing.assert_allclose(_load(again).keypoints, a.keypoints, atol=1e-6)
+
+
+def test_task_fields_counted_where_the_target_cannot_hold_them(tmp_path):
+    res = run_cli("convert", RELATIONS, "-o", tmp_path / "out.xml", "--to", "cvat")
+    assert res.exit_code == 0, res.stderr
+    assert "images' label_studio" in res.stdout, res.stdout
+
+
+def test_stale_url_rewritten_and_explicit_root_url_reported(tmp_path):
+    """A kept URL that no longer names the image's file is not written (counted); with
+    --image-root-url the kept URLs still win, and the line says so."""
+    from annotate.coco import load_coco, save_coco
+
+    ds, _ = _coco_of(tmp_path, RELATIONS)
+    ds.images[1].file_name = "renamed.jpg"
+    coco = tmp_path / "renamed.json"
+    save_coco(ds, coco)
+    out = tmp_path / "t.json"
+    res = run_cli("convert", coco, "-o", out, "--to", "labelstudio", "--image-root-url", "s3://bucket/")
+    assert res.exit_code == 0, res.stderr
+    assert "1 kept task image URLs that no longer name the image's file" in res.stdout, res.stdout
+    assert "1 task image URLs kept from the source (not --image-root-url)" in res.stdout, res.stdout
+    tasks = json.loads(out.read_text())
+    assert [t["data"]["image"] for t in tasks] == ["/data/upload/18/4a8f2c1d-image1.jpg", "s3://bucket/renamed.jpg"]
+    assert load_coco(coco).images[1].extra["label_studio"]["id"] == 42
+
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("*.json")), ids=lambda p: p.name)
+def test_every_sample_converts_with_a_balanced_account(tmp_path, path):
+    """Every image, person and keypoint region each sample holds is carried or counted."""
+    from annotate.notes import UNITS
+    from converters.formats import Context, read_dataset
+
+    ctx = Context()
+    source, fmt = read_dataset(path, ctx)
+    assert fmt == "labelstudio"
+    ds = source.ds
+    carried = {"images": len(ds.images), "persons": len(ds), "keypoints": int((ds.keypoints[..., 2] > 0).sum())}
+    for unit in UNITS:
+        assert ctx.account[unit] == carried[unit] + ctx.notes.dropped(unit) > 0, (unit, ctx.account, carried)
+    assert run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco").exit_code == 0
+
+
+def test_ambiguous_label_spelling_refused(tmp_path):
+    """A label that is a spelling of two keypoints (NameIndex.ambiguous) is refused naming both."""
+    from annotate.skeletons import NameIndex
+
+    names, label = ["head", "head_top", "neck"], "Head"  # "head" and "head_top" are spelled alike
+    assert NameIndex(names).ambiguous(label) == ("head", "head_top")
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([_task([{"id": "k", "type": "keypointlabels", "from_name": "kp",
+                                        "value": {"x": 5, "y": 5, "width": 1, "keypointlabels": [label]}}])]))
+    (tmp_path / "t.label_config.xml").write_text(
+        '<View><Image name="image" value="$image"/><KeyPointLabels name="kp" toName="image">'
+        + "".join(f'<Label value="{n}"/>' for n in names) + "</KeyPointLabels></View>")
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 2 and "keypoint label 'Head' is a spelling of two keypoints, 'head' and 'head_top'" \
+        in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("url", ["/home/ann/pics/a.jpg", "/data/local-files/?d=../a.jpg"])
+def test_url_naming_a_path_outside_the_images_folder_refused(tmp_path, url):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([_box_and_nose(1, url)]))
+    res = run_cli("convert", path, "-o", tmp_path / "c.json", "--to", "coco")
+    assert res.exit_code == 2 and not (tmp_path / "c.json").exists()
+    assert f"task 0 (id 1): image URL {url!r}: image file name" in res.stderr, res.stderr
+    assert ("--image-root-url" in res.stderr) == url.startswith("/home")
     assert len(res.stderr.strip().splitlines()) == 1

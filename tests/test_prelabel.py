@@ -16,7 +16,7 @@ from annotate.errors import PosekitError
 from annotate.io import sha256_file
 from annotate.prelabel import COCO_NAME, MANIFEST, REVIEW_NAME, Job, PrelabelOptions, image_dataset, prelabel_category
 from annotate.skeletons import COCO17
-from converters.labelme import read_labelme_folder
+from converters.formats import Context, read_dataset
 
 from conftest import SHARED, run_cli, tree_hashes
 
@@ -83,8 +83,8 @@ def test_prelabel_outputs_resume_and_never_overwrite_edits(images, checkpoint, t
     assert "keypoints predicted outside the image moved onto its border" in res.stdout
 
     # read back with the one LabelMe reader: scores kept, visibility from the thresholds
-    ds, errors = read_labelme_folder(out, COCO17, images_dir=tmp_path)
-    assert not errors and len(ds)
+    ds = read_dataset(out, Context(layout="coco17", images=tmp_path), "labelme")[0].ds
+    assert len(ds)
     for r in range(len(ds)):
         scores = np.array(ds.extra[r]["keypoint_scores"])
         v = ds.keypoints[r, :, 2]
@@ -240,14 +240,14 @@ def test_image_dataset_points_inside_and_persons_counted(n, w, h, seed, min_kp):
     ds = image_dataset(Job(7, "img.jpg", "img.jpg", "img.json"), w, h, kps, scores, CAT, opts, notes)
     keep = (scores >= 0.3).sum(1) >= min_kp
     assert len(ds) == keep.sum()
-    dropped = sum(v for k, v in notes.items() if "fewer than" in k)
+    dropped = sum(v for (_, _, what), v in notes.items() if "fewer than" in what)
     assert dropped == n - keep.sum()  # count in = count out
     lab = ds.keypoints[..., 2] > 0
     x, y = ds.keypoints[..., 0], ds.keypoints[..., 1]
     assert ((x >= 0) & (x <= w) & (y >= 0) & (y <= h))[lab].all()
     assert (ds.keypoints[~lab][:, :2] == 0).all()
     outside = ((kps[..., 0] < 0) | (kps[..., 0] > w) | (kps[..., 1] < 0) | (kps[..., 1] > h))[keep] & lab
-    assert sum(v for k, v in notes.items() if "outside the image" in k) == outside.sum()
+    assert sum(v for (_, _, what), v in notes.items() if "outside the image" in what) == outside.sum()
     inside = lab & ~outside
     np.testing.assert_array_equal(ds.keypoints[..., :2][inside], kps[keep][inside])
     assert (ds.bbox[:, 2:] > 0).all() and (ds.bbox[:, :2] >= 0).all()

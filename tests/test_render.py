@@ -171,7 +171,7 @@ def test_image_size_from_the_header_matches_the_decoded_image(tmp_path):
     rotation OpenCV applies when it decodes, so both give the same targets."""
     from PIL import Image
 
-    from annotate.render import image_size
+    from annotate.images import image_size
 
     src = json.loads((SAMPLE / "coco" / "sample.json").read_text())
     img_dir = tmp_path / "img"
@@ -184,7 +184,7 @@ def test_image_size_from_the_header_matches_the_decoded_image(tmp_path):
     src["images"][0].update(width=480, height=640)
     src["annotations"] = [a for a in src["annotations"] if a["image_id"] == 1]
     (tmp_path / "rot.json").write_text(json.dumps(src))
-    assert image_size(img_dir / "sample_1.jpg") == (640, 480) == cv2.imread(str(img_dir / "sample_1.jpg")).shape[:2]
+    assert image_size(img_dir / "sample_1.jpg")[::-1] == (640, 480) == cv2.imread(str(img_dir / "sample_1.jpg")).shape[:2]
     for pics in ("0", "1"):
         res = run_cli("render", tmp_path / "rot.json", "--images", img_dir, "-o", tmp_path / pics, "--pictures", pics)
         assert res.exit_code == 0, res.stderr

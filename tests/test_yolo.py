@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,11 +27,17 @@ def to_yolo(src: Path, out: Path, *args) -> str:
     return res.stdout
 
 
-def label_files(out: Path) -> list[tuple[Path, Path]]:
-    """(image link, label file) pairs as Ultralytics pairs them."""
-    from converters.yolo import label_path
+def by_name(people: dict[str, list]) -> dict[str, list]:
+    """Persons by image base name (a split's folder, ``images/<split>/``, is not in the source's names)."""
+    return {Path(k).name: v for k, v in people.items()}
 
-    return [(im, Path(label_path(str(im)))) for im in sorted((out / "images").rglob("*")) if im.is_symlink()]
+
+def label_files(out: Path) -> list[tuple[Path, Path]]:
+    """(image link, label file) pairs as Ultralytics pairs them (images it loads)."""
+    from converters.yolo import ULTRALYTICS_IMAGES, label_path
+
+    return [(im, Path(label_path(str(im)))) for im in sorted((out / "images").rglob("*"))
+            if im.is_symlink() and im.suffix.lower() in ULTRALYTICS_IMAGES]
 
 
 _CHECK = """
@@ -89,7 +96,7 @@ def test_round_trip_on_real_coco(tmp_path):
     back = tmp_path / "back.json"
     res = run_cli("convert", out, "-o", back, "--to", "coco")
     assert res.exit_code == 0 and res.stdout.strip().endswith("everything carried"), res.stdout
-    assert_same_persons(persons(COCO_SAMPLE), persons(back), tol=0.01, box_tol=0.01)
+    assert_same_persons(by_name(persons(COCO_SAMPLE)), by_name(persons(back)), tol=0.01, box_tol=0.01)
 
 
 def test_ultralytics_dataset_loads_our_folder(tmp_path):
@@ -168,7 +175,7 @@ def test_no_visibility_writes_k_by_2(tmp_path):
                                       np.stack([k[:, 2] > 0 for _, k, _ in src]))
     back = tmp_path / "back.json"
     assert run_cli("convert", out, "-o", back, "--to", "coco").exit_code == 0
-    assert_same_persons(persons(COCO_SAMPLE), persons(back), visibility=False)
+    assert_same_persons(by_name(persons(COCO_SAMPLE)), by_name(persons(back)), visibility=False)
 
 
 def test_reading_without_data_yaml(tmp_path):
@@ -182,7 +189,7 @@ def test_reading_without_data_yaml(tmp_path):
 
     ds = load_coco(back)
     assert ds.category.keypoints == list(COCO17.keypoints) and len(ds) == 14
-    assert_same_persons(persons(COCO_SAMPLE), persons(back))
+    assert_same_persons(by_name(persons(COCO_SAMPLE)), by_name(persons(back)))
 
 
 def test_several_classes_any_k_nested_names(tmp_path):
@@ -355,12 +362,35 @@ def expected_persons() -> dict[str, list]:
     return {name: [p for p in ps if (p[1][:, 2] > 0).any()] for name, ps in persons(COCO_SAMPLE).items()}
 
 
+def assert_refused(res, label_file: Path, message: str) -> None:
+    """The conversion refused, naming the bad label file and what is wrong with it (one line),
+    then saying that nothing was written."""
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 2 and lines[0] == f"error: {label_file}: {message}", res.stderr
+    assert "nothing written" in lines[-1], res.stderr
+
+
+def coco_outputs(back: Path) -> list[Path]:
+    """The COCO files a conversion to the folder ``back`` wrote: one per split (``train.json``, ...;
+    ``annotations.json`` for images of no split)."""
+    return sorted(back.glob("*.json"))
+
+
 def read_back(src: Path, tmp_path: Path, *args) -> tuple[dict[str, list], str, dict]:
-    """Convert the YOLO folder (or YAML) to COCO: persons by image base name, stdout, the JSON."""
-    back = tmp_path / "back.json"
-    res = run_cli("convert", src, "-o", back, "--to", "coco", "--from", "yolo", "--overwrite", *args)
+    """Convert the YOLO folder (or YAML) to COCO: persons by image base name, stdout, the JSON
+    (the files of all splits together)."""
+    back = Path(tempfile.mkdtemp(dir=tmp_path)) / "back"
+    res = run_cli("convert", src, "-o", back, "--to", "coco", "--from", "yolo", *args)
     assert res.exit_code == 0, res.stderr
-    return {Path(k).name: v for k, v in persons(back).items()}, res.stdout, json.loads(back.read_text())
+    got: dict[str, list] = {}
+    doc: dict = {"images": [], "annotations": []}
+    for path in coco_outputs(back):
+        got.update({Path(k).name: v for k, v in persons(path).items()})
+        part = json.loads(path.read_text())
+        doc["images"] += part["images"]
+        doc["annotations"] += part["annotations"]
+        doc["categories"] = part["categories"]
+    return got, res.stdout, doc
 
 
 def ultralytics_counts(*image_dirs: Path) -> dict[str, int] | None:
@@ -396,7 +426,7 @@ def test_ultralytics_coco8_pose_layout(tmp_path):
     (root / "labels" / "val" / "empty.txt").write_text("\n")
     (root / "labels" / "val" / "gone.txt").write_text(lb.read_text())
     got, stdout, doc = read_back(root, tmp_path)
-    assert "6 images, 12 persons" in stdout
+    assert len(doc["images"]) == 6 and len(doc["annotations"]) == 12
     assert stdout.strip().endswith("not carried: 1 label files without an image (not read)"), stdout
     assert got.pop("empty.jpg") == [] and got.pop("nolabel.jpg") == []
     assert_same_persons(expected_persons(), got, tol=0.01, box_tol=0.01)
@@ -507,7 +537,7 @@ def test_bad_label_files_refused_naming_the_file(tmp_path, content, message):
     lb = root / "labels" / "val" / "000000196141.txt"
     lb.write_bytes(content if content is not None else b"3" + lb.read_bytes()[1:])
     res = run_cli("convert", root, "-o", tmp_path / "x.json", "--to", "coco")
-    assert res.exit_code == 2 and res.stderr.strip() == f"error: {lb}: {message}", res.stderr
+    assert_refused(res, lb, message)
     assert not (tmp_path / "x.json").exists()
 
 
@@ -656,7 +686,7 @@ def test_predicted_confidences_read_as_scores(tmp_path):
     assert ann["keypoints"] == [40, 32, 2, 60, 48, 2] and ann["num_keypoints"] == 2
     assert ann["keypoint_scores"] == [0.83, 0.12] and ann["score"] == pytest.approx(0.475)
     assert ann["bbox"] == [30, 24, 40, 32]
-    ds = load_coco(tmp_path / "back.json")  # posekit's own loader accepts it (it refuses v=0.83)
+    ds = load_coco(next(tmp_path.rglob("back/*.json")))  # posekit's own loader accepts it (it refuses v=0.83)
     np.testing.assert_array_equal(ds.keypoints[0, :, 2], [2, 2])
     assert ds.extra[0]["keypoint_scores"] == [0.83, 0.12]
 
@@ -695,7 +725,7 @@ def test_visibility_neither_flag_nor_confidence_refused(tmp_path, text, message)
     root = two_keypoint_folder(tmp_path / "bad", {"a": PREDICTED, "b": text})
     res = run_cli("convert", root, "-o", tmp_path / "x.json", "--to", "coco")
     lb = root / "labels" / "b.txt"
-    assert res.exit_code == 2 and res.stderr.strip() == f"error: {lb}: {message}", res.stderr
+    assert_refused(res, lb, message)
     assert not (tmp_path / "x.json").exists()
 
 
@@ -751,3 +781,267 @@ def test_columns_of_a_built_in_layout_in_x_y_read_without_a_yaml(tmp_path):
     ds = load_coco(tmp_path / "c.json")
     assert ds.keypoints.shape == (1, 17, 3) and list(ds.category.keypoints)[0] == "nose"
     np.testing.assert_allclose(ds.keypoints[0, :, :2], [[10, 30]] * 17)
+
+
+# --------------------------------------------------------------------------- splits, the account, messages
+
+def yolo_dataset(name: str, root: Path) -> Path:
+    """The dataset ``tests/data/yolo/<name>`` copied to ``root``, with its images (coco8-pose's
+    are mmpose's, its YAML Ultralytics' coco8-pose.yaml)."""
+    if name == "coco8-pose":
+        coco8_pose(root)
+        (root / "data.yaml").write_text(COCO8_POSE_YAML)
+    else:
+        shutil.copytree(YOLO_DATA / name, root)
+    return root
+
+
+def read_yolo(src: Path, **options) -> tuple:
+    """The dataset as every command reads it (the account settled: PosekitError otherwise) and
+    the context (notes, account)."""
+    from converters.formats import Context, read_dataset
+
+    ctx = Context(**options)
+    source, fmt = read_dataset(src, ctx, "yolo")
+    return source.ds, ctx
+
+
+HAND_SPLITS = {"train/cam01.0030.jpg": "train", "train/cam01.0031.jpg": "train", "val/a.png": "val",
+               "test/b.png": "test"}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in YOLO_DATA.iterdir() if p.is_dir()))
+def test_every_dataset_reads_with_a_balanced_account(tmp_path, name):
+    """Every image, label line and labeled keypoint of each dataset in tests/data/yolo/ is
+    carried or counted as not carried (read_dataset refuses a count that does not add up)."""
+    ds, ctx = read_yolo(yolo_dataset(name, tmp_path / name))
+    carried = {"images": len(ds.images), "persons": len(ds), "keypoints": int((ds.keypoints[..., 2] > 0).sum())}
+    for unit, n in carried.items():
+        assert ctx.account[unit] == n + ctx.notes.dropped(unit) and n > 0, (unit, ctx.account, ctx.notes)
+
+
+def test_hand_made_splits_comments_repeats_and_dotted_names(tmp_path):
+    """tests/data/yolo/hand-splits: train, val and test folders (and an image list naming a
+    train image under val again: kept in train, counted), ``#`` comment and blank lines (skipped,
+    nothing lost), a repeated line (left out as Ultralytics does, counted with its keypoints),
+    ``cam01.0030.jpg`` reading ``cam01.0030.txt``."""
+    ds, ctx = read_yolo(yolo_dataset("hand-splits", tmp_path / "h"))
+    assert {im.file_name: im.split for im in ds.images} == HAND_SPLITS
+    assert ctx.account == {"images": 4, "persons": 6, "keypoints": 14}
+    assert len(ds) == 5 and int((ds.keypoints[..., 2] > 0).sum()) == 11
+    line = ctx.notes.line()
+    assert line == ("not carried: 1 images named by two of train, val and test (each kept in the first only); "
+                    "3 labeled keypoints of repeated lines; 1 repeated lines of a label file (Ultralytics keeps "
+                    "one)"), line
+    first = next(im.id for im in ds.images if im.file_name == "train/cam01.0030.jpg")  # 40 x 30
+    np.testing.assert_allclose(ds.keypoints[ds.indices_by_image()[first][0]], [[16, 9, 2], [24, 9, 1], [0, 0, 0]])
+
+
+def test_splits_kept_yolo_to_yolo(tmp_path):
+    """YOLO (train + val + test) -> YOLO: each split's images and labels in its folders, data.yaml
+    naming them, each image's split read back; Ultralytics accepts the labels."""
+    root = yolo_dataset("hand-splits", tmp_path / "h")
+    out = tmp_path / "out"
+    stdout = to_yolo(root, out)
+    assert "splits: train 2, val 1, test 1" in stdout and "image file names put in" not in stdout
+    data = yaml.safe_load((out / "data.yaml").read_text())
+    assert (data["train"], data["val"], data["test"]) == ("images/train", "images/val", "images/test")
+    assert sorted(p.relative_to(out).as_posix() for p in (out / "labels").rglob("*.txt")) == [
+        "labels/test/b.txt", "labels/train/cam01.0030.txt", "labels/train/cam01.0031.txt", "labels/val/a.txt"]
+    assert (out / "images" / "train" / "cam01.0030.jpg").is_symlink()
+    ultralytics_check(out)
+    ds, ctx = read_yolo(out)
+    assert {im.file_name: im.split for im in ds.images} == HAND_SPLITS and len(ds) == 5
+    assert ctx.notes.line() == "everything carried", ctx.notes.line()
+
+
+def test_coco8_pose_with_a_test_split_round_trips(tmp_path):
+    """coco8-pose with one image moved to a test folder: YOLO -> YOLO -> YOLO gives the same
+    layout (no split folder put twice) and the same splits."""
+    root = yolo_dataset("coco8-pose", tmp_path / "c8")
+    for folder in ("images", "labels"):
+        (root / folder / "test").mkdir()
+    (root / "images/val/000000197388.jpg").rename(root / "images/test/000000197388.jpg")
+    (root / "labels/val/000000197388.txt").rename(root / "labels/test/000000197388.txt")
+    (root / "data.yaml").write_text(COCO8_POSE_YAML.replace("test: #", "test: images/test #"))
+    want = {im.file_name: im.split for im in read_yolo(root)[0].images}
+    assert sorted(want.values()) == ["test", "train", "train", "val"]
+    to_yolo(root, tmp_path / "once")
+    to_yolo(tmp_path / "once", tmp_path / "twice")
+    for out in (tmp_path / "once", tmp_path / "twice"):
+        ds, ctx = read_yolo(out)
+        assert {im.file_name: im.split for im in ds.images} == want and ctx.notes.line() == "everything carried"
+    assert (tmp_path / "twice" / "labels" / "test" / "000000197388.txt").is_file()
+
+
+def test_splits_kept_through_coco(tmp_path):
+    """YOLO -> COCO -> YOLO keeps each image's split: to a folder, the COCO writer writes one file
+    per split (``train.json``, ...), the COCO reader reads such a folder as one dataset with each
+    image in its file's split, and the YOLO written back has its images in their splits' folders."""
+    root = yolo_dataset("hand-splits", tmp_path / "h")
+    back = tmp_path / "coco"
+    res = run_cli("convert", root, "-o", back, "--to", "coco")
+    assert res.exit_code == 0, res.stderr
+    assert [p.name for p in coco_outputs(back)] == sorted(f"{s}.json" for s in set(HAND_SPLITS.values()))
+    to_yolo(back, tmp_path / "yolo", "--images", root / "images")
+    ds, _ = read_yolo(tmp_path / "yolo")
+    assert {im.file_name: im.split for im in ds.images} == HAND_SPLITS
+
+
+def test_no_splits_keep_the_flat_layout(tmp_path):
+    """A dataset that names no split: images/ and labels/ as before, data.yaml's val = train
+    (said in the summary), read back without splits."""
+    doc = {"images": [{"id": 1, "file_name": "a.png", "width": 40, "height": 30}],
+           "categories": [{"id": 1, "name": "person", "keypoints": ["a", "b"], "skeleton": []}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "bbox": [4, 3, 20, 15],
+                            "keypoints": [10, 10, 2, 20, 12, 2]}]}
+    src = materialise(tmp_path / "src", doc)
+    stdout = to_yolo(src, tmp_path / "out", "--images", src.parent)
+    assert "no splits: val = train (Ultralytics needs a val key)" in stdout
+    data = yaml.safe_load((tmp_path / "out" / "data.yaml").read_text())
+    assert data["train"] == data["val"] == "images" and "test" not in data
+    assert (tmp_path / "out" / "labels" / "a.txt").is_file()
+    ds, ctx = read_yolo(tmp_path / "out")
+    assert [im.split for im in ds.images] == [None] and ctx.notes.line() == "everything carried"
+
+
+def test_images_of_no_split_and_other_splits_go_to_train(tmp_path):
+    """Some images name a split, some do not (train), one names a split data.yaml has no key for
+    (train, counted); a dataset without val images gets val = train."""
+    from converters.formats import Context, write_dataset
+
+    ds, _ = read_yolo(yolo_dataset("hand-splits", tmp_path / "h"))
+    for im, split in zip(ds.images, (None, "minival", "train", "Valid")):
+        im.split = split
+    ctx = Context()
+    out = write_dataset(ds, tmp_path / "out", "yolo", ctx, images_dir=tmp_path / "h" / "images")
+    assert "splits: train 3, val 1" in out.summary
+    line = ctx.notes.line()
+    assert "1 split names minival (data.yaml has train, val and test; those images written to train)" in line
+    assert "1 images of no split written to train" in line
+    assert yaml.safe_load((tmp_path / "out" / "data.yaml").read_text())["val"] == "images/val"
+    ds.images[3].split = "train"
+    out = write_dataset(ds, tmp_path / "out2", "yolo", Context(), images_dir=tmp_path / "h" / "images")
+    assert "val = train (no val images; Ultralytics needs a val key)" in out.summary
+    assert yaml.safe_load((tmp_path / "out2" / "data.yaml").read_text())["val"] == "images/train"
+
+
+@pytest.mark.parametrize("text", ["labelme:\n  flags: [a, b]\n", "- 1\n- 2\n", ""])
+def test_a_yaml_that_is_not_a_yolo_dataset_says_so(tmp_path, text):
+    root = coco8_pose(tmp_path / "c8")
+    other = tmp_path / "config.yaml"
+    other.write_text(text)
+    for src, yaml_path in ((other, other), (root, root / "data.yaml")):
+        (root / "data.yaml").write_text(text)
+        res = run_cli("convert", src, "-o", tmp_path / "x.json", "--to", "coco", "--from", "yolo")
+        assert res.exit_code == 2 and res.stderr.strip() == (
+            f"error: {yaml_path}: is not a YOLO dataset YAML (no kpt_shape, train or names)"), res.stderr
+    # another tool's YAML beside a dataset without data.yaml is not taken for the dataset's
+    (root / "data.yaml").unlink()
+    (root / "config.yaml").write_text("labelme:\n  flags: [a, b]\n")
+    got, stdout, _ = read_back(root, tmp_path)
+    assert sum(map(len, got.values())) == 12 and stdout.strip().endswith("everything carried")
+
+
+def test_lines_of_different_lengths_name_the_line(tmp_path):
+    """Comment and blank lines are skipped, and not counted in the line the message names."""
+    root = two_keypoint_folder(tmp_path / "d", {"a": "# made by hand\n\n" + PREDICTED + PREDICTED.strip() + " 0.5\n"})
+    res = run_cli("convert", root, "-o", tmp_path / "x.json", "--to", "coco")
+    assert_refused(res, root / "labels" / "a.txt", "line 4 has 12 values, line 3 has 11: lines have different "
+                                                   "numbers of values")
+    (root / "labels" / "a.txt").write_text("# x\n" + PREDICTED + "0 0.5 0.5 0.4 0.4 0.4 0.4 0.8 0.6 0.6 x\n")
+    res = run_cli("convert", root, "-o", tmp_path / "x.json", "--to", "coco")
+    assert_refused(res, root / "labels" / "a.txt", "line 3: a value is not a number")
+
+
+def test_skip_bad_skips_a_bad_label_file_with_its_image(tmp_path):
+    """A bad label file refuses the conversion (nothing written); with --skip-bad it is skipped
+    with its image (as Ultralytics skips it), listed and counted, the account balanced."""
+    root = two_keypoint_folder(tmp_path / "b", {"a": PREDICTED, "b": "0 0.5 0.5 0.4 0.4\n" * 2,
+                                                "c": "0 0.5 0.5 0.4 0.4 0.4 0.4 2 0.6 0.6 1\n"})
+    res = run_cli("convert", root, "-o", tmp_path / "x.json", "--to", "coco")
+    assert res.exit_code == 2 and "b.txt: 5 values per line" in res.stderr and not (tmp_path / "x.json").exists()
+    res = run_cli("convert", root, "-o", tmp_path / "x.json", "--to", "coco", "--skip-bad")
+    assert res.exit_code == 0, res.stderr
+    assert "b.txt: 5 values per line" in res.stderr
+    assert res.stdout.strip().splitlines()[-1].startswith(
+        "not carried: 1 bad files skipped (--skip-bad); 1 images whose label file is bad (skipped with it, as "
+        "Ultralytics skips them); 2 persons in bad label files (skipped)"), res.stdout
+    doc = json.loads((tmp_path / "x.json").read_text())
+    assert sorted(im["file_name"] for im in doc["images"]) == ["a.jpg", "c.jpg"] and len(doc["annotations"]) == 2
+    ds, ctx = read_yolo(root, skip_bad=True)
+    assert ctx.account == {"images": 3, "persons": 4, "keypoints": 4} and len(ds.images) == 2
+
+
+def test_dotted_names_keep_their_dots(tmp_path):
+    """``cam01.0030.jpg`` is labeled by ``cam01.0030.txt`` (as Ultralytics reads it), and a name
+    without an image suffix keeps its dots (``frame.0001`` -> ``frame.0001.txt``), so that two
+    such images do not share one label file."""
+    kp = [10, 10, 2, 20, 12, 2]
+    doc = {"images": [{"id": i + 1, "file_name": n, "width": 40, "height": 30}
+                      for i, n in enumerate(["cam01.0030.jpg", "cam01.0031.jpg", "sub/frame.0001", "sub/frame.0002"])],
+           "categories": [{"id": 1, "name": "person", "keypoints": ["a", "b"], "skeleton": []}],
+           "annotations": [{"id": i + 1, "image_id": i + 1, "category_id": 1, "iscrowd": 0, "bbox": [4, 3, 20, 15],
+                            "keypoints": kp} for i in range(4)]}
+    from PIL import Image
+
+    src = tmp_path / "src" / "coco.json"
+    (src.parent / "sub").mkdir(parents=True)
+    for im in doc["images"]:  # (no suffix: PIL is told the format)
+        Image.new("L", (40, 30)).save(src.parent / im["file_name"], format="PNG")
+    src.write_text(json.dumps(doc))
+    stdout = to_yolo(src, tmp_path / "out", "--images", src.parent)
+    assert "2 images whose suffix Ultralytics does not load as an image" in stdout
+    labels = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.txt"))
+    assert labels == ["labels/cam01.0030.txt", "labels/cam01.0031.txt", "labels/sub/frame.0001.txt",
+                      "labels/sub/frame.0002.txt"]
+    ultralytics_check(tmp_path / "out")
+    got, _, _ = read_back(tmp_path / "out", tmp_path)
+    assert sorted(got) == ["cam01.0030.jpg", "cam01.0031.jpg"] and all(len(p) == 1 for p in got.values())
+
+
+def test_writer_counts_every_person_left_out(tmp_path):
+    """Crowd regions, --outside drop, persons without box or keypoint and repeated lines are
+    counted as persons not carried; Output.persons is what the label files hold."""
+    from converters.formats import Context, read_dataset, write_dataset
+
+    doc = json.loads(_with_outside(tmp_path).read_text())
+    doc["annotations"].append(dict(doc["annotations"][1], id=100))  # a repeat of another person
+    doc["annotations"].append({"id": 101, "image_id": doc["images"][0]["id"], "category_id": 1, "iscrowd": 0,
+                               "keypoints": [0] * 51})  # neither box nor keypoint
+    src = tmp_path / "src" / "coco2.json"
+    src.write_text(json.dumps(doc))
+    ctx = Context(outside="drop")
+    source, _ = read_dataset(src, ctx)
+    before = ctx.notes.dropped("persons")
+    out = write_dataset(source.ds, tmp_path / "out", "yolo", ctx, images_dir=src.parent)
+    lines = sum(len(p.read_text().splitlines()) for p in (tmp_path / "out" / "labels").rglob("*.txt"))
+    assert out.persons == lines and out.persons + ctx.notes.dropped("persons") - before == len(source.ds)
+    assert ctx.notes.dropped("persons") - before == 4, ctx.notes
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(coco_documents(max_k=5), st.data())
+def test_splits_round_trip_property(doc, data):
+    """Any splits (none, train, val, test, some images of none) -> YOLO -> read back: each image
+    in its split (images of no split in train when others name theirs; no splits at all read
+    back as none), with its persons; a split without images borrows a folder, and reads back so."""
+    from annotate.coco import load_coco
+    from converters.formats import Context, write_dataset
+
+    splits = data.draw(st.lists(st.sampled_from([None, "train", "val", "test"]), min_size=len(doc["images"]),
+                                max_size=len(doc["images"])))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        src = materialise(tmp / "src", doc)
+        ds = load_coco(src)
+        for im, split in zip(ds.images, splits):
+            im.split = split
+        wctx = Context()
+        write_dataset(ds, tmp / "y", "yolo", wctx, images_dir=src.parent)
+        back, ctx = read_yolo(tmp / "y")
+        named = any(s is not None for s in splits)
+        want = {(f"{s or 'train'}/{im.file_name}" if named else im.file_name): (s or "train") if named else None
+                for im, s in zip(ds.images, splits)}
+        assert {im.file_name: im.split for im in back.images} == want
+        assert len(back) == len(ds) - wctx.notes.dropped("persons") and ctx.notes.line() == "everything carried"

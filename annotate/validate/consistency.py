@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..coco import NO_ISCROWD  # marker in an annotation's ``extra``: the file had no iscrowd key
 from ..dataset import KeypointDataset
 from .findings import Findings
 
@@ -59,7 +58,7 @@ def check_consistency(ds: KeypointDataset, f: Findings, tolerance: float = 1.0,
     f.add_rows("consistency.annotation_id_zero", "error", imgs[zero], ids[zero],
                ["annotation id 0: COCOeval takes a match to id 0 for no match (use ids from 1)"] * int(zero.sum()))
 
-    no_crowd_key = np.array([bool(e.get(NO_ISCROWD)) for e in ds.extra], dtype=bool)
+    no_crowd_key = ~ds.iscrowd_given
     f.add_rows("consistency.iscrowd_missing", "error", imgs[no_crowd_key], ids[no_crowd_key],
                ["iscrowd is missing (COCOeval reads it: KeyError)"] * int(no_crowd_key.sum()))
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..dataset import KeypointDataset
 from ..errors import PosekitError
-from ..images import check_image_header, image_path
+from ..images import image_size, image_path
 from .findings import Findings
 
 
@@ -20,7 +20,7 @@ def check_images(ds: KeypointDataset, images_dir: Path, f: Findings) -> None:
             f.add("image.missing", "error", im.id, None, f"image file {im.file_name} not found in {images_dir}")
             continue
         try:
-            w, h = check_image_header(path)
+            w, h = image_size(path)
         except PosekitError:
             f.add("image.unreadable", "error", im.id, None, f"{im.file_name} is not a readable image")
             continue

@@ -29,7 +29,7 @@ class Verdict:
     images: int
 
 
-_CSS = """
+PAGE_CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
 header{padding:1em 1.5em;background:#fff;border-bottom:1px solid #ddd}
 h1{font-size:1.3em;margin:0 0 .3em} h2{font-size:1.1em;margin:1.2em 0 .4em}
@@ -135,7 +135,7 @@ def render_page(findings: pd.DataFrame, ds: KeypointDataset, verdict: Verdict, p
     word = "OK" if verdict.ok else "FAIL"
     parts = [f"<!doctype html><html lang=en><meta charset=utf-8>"
              f"<meta name=viewport content='width=device-width,initial-scale=1'>"
-             f"<title>{word}: posekit validation of {_e(Path(verdict.source).name)}</title><style>{_CSS}</style>"
+             f"<title>{word}: posekit validation of {_e(Path(verdict.source).name)}</title><style>{PAGE_CSS}</style>"
              f"<header><h1>Validation of <code>{_e(verdict.source)}</code></h1>"
              f"<span class='verdict {word}' id=verdict>{word}</span> "
              f"<span id=totals>{verdict.annotations} annotations, {verdict.images} images: "
