@@ -20,9 +20,11 @@ test: $(STAMP)
 
 # longer random exploration of the property tests (random seeds; not part of `make test`)
 fuzz: $(STAMP)
-	POSEKIT_HYPOTHESIS_PROFILE=fuzz POSEKIT_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q -p no:randomly \
+	POSEKIT_HYPOTHESIS_PROFILE=fuzz POSEKIT_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q \
 	  tests/test_fidelity.py tests/test_fuzz.py tests/test_labelme.py tests/test_cvat.py \
-	  tests/test_labelstudio.py tests/test_openpose.py tests/test_yolo.py tests/test_matv5.py
+	  tests/test_labelstudio.py tests/test_openpose.py tests/test_yolo.py tests/test_matv5.py \
+	  tests/test_targets.py tests/test_prelabel.py tests/test_ops_compare.py tests/test_ops_filter.py \
+	  tests/test_ops_merge.py tests/test_ops_split.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -85,11 +85,10 @@ EXTRAS = {"torch": "prelabel", "mmcv": "prelabel", "mmengine": "prelabel", "mmpo
 NOTHING_WRITTEN = "interrupted; nothing was written (outputs appear whole or not at all)"
 
 
-def run(fn: Callable[[], int | None], quiet: bool = False, pause_gc: bool = True,
-        interrupted: str = NOTHING_WRITTEN) -> None:
+def run(fn: Callable[[], int | None], pause_gc: bool = True, interrupted: str = NOTHING_WRITTEN) -> None:
     """Run a command body: PosekitError -> one line on stderr and exit 2; Ctrl-C -> the
-    ``interrupted`` line (what is on disk then) and exit 130. (``quiet`` is read by the console
-    from the command's options; the parameter stays for the commands' call shape.)
+    ``interrupted`` line (what is on disk then) and exit 130. (--quiet is read by the console
+    from the command's options.)
 
     ``pause_gc``: the cyclic garbage collector is off while the body runs. Conversions make
     millions of small lists and dicts and no reference cycles; the collector's repeated passes
@@ -224,7 +223,7 @@ def labelme_to_coco(
     from converters.formats import Context
 
     ctx = Context(images=images, layout=layout, person_label=person_label, box_margin=box_margin, skip_bad=skip_bad)
-    run(lambda: convert_and_report(labelme_dir, output, "coco", "labelme", ctx, None, overwrite), quiet)
+    run(lambda: convert_and_report(labelme_dir, output, "coco", "labelme", ctx, None, overwrite))
 
 
 @convert_app.command("coco-to-labelme", cls=OneLineUsage)
@@ -242,7 +241,7 @@ def coco_to_labelme(
     from converters.formats import Context
 
     ctx = Context(images=images, category=category, person_label=person_label)
-    run(lambda: convert_and_report(coco_json, output, "labelme", "coco", ctx, None, overwrite), quiet)
+    run(lambda: convert_and_report(coco_json, output, "labelme", "coco", ctx, None, overwrite))
 
 
 @convert_app.command("mpii-to-coco", cls=OneLineUsage)
@@ -259,7 +258,7 @@ def mpii_to_coco(
     from converters.formats import Context
 
     ctx = Context(images=images, layout=layout, box_margin=box_margin)
-    run(lambda: convert_and_report(source, output, "coco", "mpii", ctx, None, overwrite), quiet)
+    run(lambda: convert_and_report(source, output, "coco", "mpii", ctx, None, overwrite))
 
 
 @convert_app.command("coco-to-mpii", cls=OneLineUsage)
@@ -271,7 +270,7 @@ def coco_to_mpii(
     quiet: bool = QUIET,
 ) -> None:
     """COCO file -> mmpose MPII JSON (1-based): the same as `annotate convert X.json -o Y.json --to mpii`."""
-    run(lambda: convert_and_report(coco_json, output, "mpii", "coco", None, map_to, overwrite), quiet)
+    run(lambda: convert_and_report(coco_json, output, "mpii", "coco", None, map_to, overwrite))
 
 
 @convert_app.command(ConvertGroup.GENERIC, hidden=True, cls=OneLineUsage)
@@ -316,7 +315,7 @@ def convert_any(
                       box_margin=box_margin, outside=outside, visibility=visibility, image_root_url=image_root_url,
                       skip_bad=skip_bad)
         return convert_and_report(source, output, to, from_, ctx, map_to, overwrite)
-    run(body, quiet)
+    run(body)
 
 
 class ConfigFor(str, enum.Enum):
@@ -358,7 +357,7 @@ def config(
         console.info(f"wrote {output} ({for_.value}; {ds.category.num_keypoints} keypoints, "
                      f"{len(ds.categories)} categories)")
         return 0
-    run(body, quiet)
+    run(body)
 
 
 # --------------------------------------------------------------------------- validate
@@ -413,7 +412,7 @@ def validate(
         print(f"{verdict}: {n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)} in "
               f"{in_file} annotations{left_out}, {len(ds.images)} images: {coco_json}")
         return code
-    run(body, quiet)
+    run(body)
 
 
 # --------------------------------------------------------------------------- render
@@ -454,14 +453,7 @@ def render(
         if output.exists() and not output.is_dir():
             raise PosekitError(output, "exists and is not a folder")
         ds = read_dataset(coco_json, Context(images=images))[0].ds
-        try:
-            lay, kps = target_layout(ds, layout.value)
-        except PosekitError as exc:
-            raise PosekitError(coco_json, exc.message) from None
-        if decode_back and not lay.limbs:
-            raise PosekitError(coco_json, f"--decode: layout {lay.name} has no skeleton (the category lists no "
-                                          "limbs), so the targets have no PAFs to tell which keypoints belong to "
-                                          "one person and no person can be decoded; render without --decode")
+        lay, kps = target_layout(ds, layout.value, decode_back, coco_json)
         codec = OpenPoseCodec.from_layout(lay, TargetParams(stride, sigma, paf_width))
         todo, sizes, names, renamed = plan_render(ds, images, image_ids, coco_json)
         if renamed:
@@ -484,15 +476,14 @@ def render(
             console.info(f"decoded {n_dec} persons from the targets of {n_ann} annotated persons "
                          f"-> {output / 'decoded.json'}")
         no_limbs = " (the layout has no skeleton)" if not lay.limbs else ""
-        n_pics = min(pictures, len(todo) - len(failures))
-        n_procs = pool_size(len(todo), n_workers)
-        console.info(f"rendered {len(todo) - len(failures)} images to {output} with {n_procs} "
-                     f"process(es) (layout {lay.name}, {lay.num_keypoints}+1 heatmaps, {2 * len(lay.limbs)} PAF "
-                     f"channels{no_limbs}; pictures for {n_pics} image(s))")
+        console.info(f"rendered {len(todo) - len(failures)} images to {output} with "
+                     f"{pool_size(len(todo), n_workers)} process(es) (layout {lay.name}, {lay.num_keypoints}+1 "
+                     f"heatmaps, {2 * len(lay.limbs)} PAF channels{no_limbs}; pictures for "
+                     f"{min(pictures, len(todo) - len(failures))} image(s))")
         if failures:
             raise PosekitError(coco_json, f"{len(failures)} image(s) could not be rendered (see above)")
         return 0
-    run(body, quiet, interrupted="interrupted; each image rendered so far is complete in the output folder, "
+    run(body, interrupted="interrupted; each image rendered so far is complete in the output folder, "
         "the rest were not written")
 
 
@@ -571,7 +562,7 @@ def prelabel(
                 summary = run_prelabel(images_dir, output, net, opts, advance, advance.set_total, plan)
         report_prelabel(summary, output)
         return 0
-    run(body, quiet, pause_gc=False, interrupted="interrupted; the files written so far are complete; run the "
+    run(body, pause_gc=False, interrupted="interrupted; the files written so far are complete; run the "
         "same command again to go on (images with a LabelMe file are skipped)")
 
 

@@ -55,7 +55,7 @@ def stats(
             console.info(f"report: {page} (open in a browser); numbers in {report / 'stats.json'}")
         print(summary_line(st))
         return 0
-    run(body, quiet)
+    run(body)
 
 
 # --------------------------------------------------------------------------- filter
@@ -121,7 +121,7 @@ def filter_(
         print(Notes(ctx.notes - removals).line())
         print(res.line())
         return 0
-    run(body, quiet)
+    run(body)
 
 
 # --------------------------------------------------------------------------- merge
@@ -172,7 +172,7 @@ def merge(
         print(f"merged {st.inputs} inputs: {len(res.ds.images):,} images ({st.images_shared:,} found in an earlier "
               f"input), {len(res.ds):,} persons of {st.persons_in:,}; {st.line(on_duplicate, oks)}")
         return 0
-    run(body, quiet)
+    run(body)
 
 
 # --------------------------------------------------------------------------- split
@@ -214,7 +214,7 @@ def split(
         print(res.notes.line())
         print(summary_line(res))
         return 0
-    run(body, quiet)
+    run(body)
 
 
 # --------------------------------------------------------------------------- compare
@@ -259,4 +259,4 @@ def compare(
         return compare_command(ref, other, from_ref=from_ref, from_other=from_other, images=images, layout=layout,
                                report=report, fail_below=fail_below, worst=worst, min_oks=min_oks,
                                overwrite=overwrite)
-    run(body, quiet)
+    run(body)

@@ -39,16 +39,24 @@ class ImageTargets:
     input_hw: tuple[int, int]
 
 
-def target_layout(ds: KeypointDataset, name: str) -> tuple[Layout, np.ndarray]:
-    """The layout to render and every person's keypoints in it (``native``: the file's own)."""
+def target_layout(ds: KeypointDataset, name: str, decode: bool = False,
+                  owner: Path | None = None) -> tuple[Layout, np.ndarray]:
+    """The layout to render and every person's keypoints in it (``native``: the file's own);
+    PosekitError naming ``owner`` when it cannot be rendered (or, with ``decode``, decoded)."""
     src = ds.category.layout
     if name in (src.name, "native"):
-        return src, ds.keypoints
-    try:
-        m = get_mapping(src.name, name)
-    except KeyError:
-        raise PosekitError(None, f"cannot render layout {name} from a '{src.name}' category") from None
-    return m.dst, m.apply(ds.keypoints)
+        lay, kps = src, ds.keypoints
+    else:
+        try:
+            m = get_mapping(src.name, name)
+        except KeyError:
+            raise PosekitError(owner, f"cannot render layout {name} from a '{src.name}' category") from None
+        lay, kps = m.dst, m.apply(ds.keypoints)
+    if decode and not lay.limbs:
+        raise PosekitError(owner, f"--decode: layout {lay.name} has no skeleton (the category lists no limbs), so "
+                                  "the targets have no PAFs to tell which keypoints belong to one person and no "
+                                  "person can be decoded; render without --decode")
+    return lay, kps
 
 
 def output_names(file_names: list[str], image_ids: list[int]) -> tuple[list[str], int]:

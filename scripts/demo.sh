@@ -20,7 +20,7 @@ step "COCO (MPII-16) -> mmpose MPII JSON" $A convert coco-to-mpii $O/mpii_json.m
 step "COCO -> LabelMe (prints the labelme command that opens them)" \
   $A convert coco-to-labelme $O/labelme.coco.json -o $O/labelme_roundtrip --images $S/images --overwrite
 step "LabelMe -> COCO again (what you run after correcting in labelme)" \
-  $A convert labelme-to-coco $O/labelme_roundtrip --images $S/images -o $O/labelme_roundtrip.coco.json --overwrite
+  $A convert labelme-to-coco $O/labelme_roundtrip -o $O/labelme_roundtrip.coco.json --overwrite
 step "COCO -> YOLO-pose (Ultralytics: data.yaml, images/ links, labels/)" \
   $A convert $O/labelme.coco.json -o $O/yolo --to yolo --images $S/images --overwrite
 step "YOLO-pose -> COCO (sizes from the image headers)" \

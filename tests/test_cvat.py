@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from annotate.dataset import Category
-from conftest import COCO_SAMPLE, run_cli
+from conftest import COCO_SAMPLE, run_cli, examples
 from test_convert_cli import COCO_IMAGES, assert_same_persons, coco_documents, materialise, persons
 
 CVAT_EXPORT = """<?xml version="1.0" encoding="utf-8"?>
@@ -256,7 +256,7 @@ def test_datumaro_reads_our_xml(tmp_path):
     assert len(boxes) == 14 and all(b.group for b in boxes)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(coco_documents(crowd=True, names=lambda k: st.lists(
     st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF, blacklist_characters="\x7f"), min_size=1,
             max_size=8).map(str.strip).filter(bool), min_size=k, max_size=k, unique=True)))
@@ -518,7 +518,7 @@ _POINT = st.one_of(st.none(), st.tuples(st.sampled_from("01"), st.sampled_from("
                                         st.integers(0, 49), st.integers(0, 39)))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.dictionaries(st.integers(0, 1), st.tuples(st.sampled_from("01"), st.sampled_from("01"),
                                                     st.tuples(_POINT, _POINT)), min_size=1))
 def test_both_video_layouts_read_the_same_property(frames):

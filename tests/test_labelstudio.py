@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from conftest import COCO_SAMPLE, run_cli
+from conftest import COCO_SAMPLE, run_cli, examples
 from test_convert_cli import assert_same_persons, coco_documents, materialise, persons
 
 
@@ -127,7 +127,7 @@ def test_images_without_size_refused_then_read_from_images(tmp_path):
     assert res.exit_code == 0 and "1 image sizes read from the image files" in res.stdout
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(coco_documents(crowd=True))
 def test_round_trip_property(doc):
     with tempfile.TemporaryDirectory() as tmp:

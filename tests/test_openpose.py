@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
+from conftest import run_cli, examples
 from annotate.coco import load_coco
 from annotate.errors import PosekitError
 from annotate.skeletons import BODY25, COCO17, HALPE26, OPENPOSE18
@@ -113,7 +113,7 @@ def test_halpe26_read_and_layout_option_must_fit(tmp_path):
         _read(src, layout="body25")
 
 
-@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(15), suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from([25, 18, 15, 26]), st.integers(0, 3), st.integers(0, 2**31 - 1))
 def test_round_trip_property(K, n_people, seed):
     rng = np.random.default_rng(seed)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import COCO_SAMPLE, MPII_SAMPLE, SAMPLE, run_cli
+from conftest import COCO_SAMPLE, MPII_SAMPLE, SAMPLE, run_cli, examples
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -96,7 +96,7 @@ def test_pairs_by_image_is_every_pair_of_an_image():
     assert got == want
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=6), st.integers(0, 10_000),
        st.sampled_from([0.1, 0.5]))
 @example([(3, 3), (1, 4), (4, 1)], 7, 0.1)
@@ -302,7 +302,7 @@ def random_pair(seed: int, n_images: int, max_persons: int, K: int) -> tuple[Key
     return ref, other
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(0, 2**31 - 1), st.integers(1, 4), st.integers(0, 26), st.sampled_from([1, 4, 17]))
 @example(seed=0, n_images=1, max_persons=26, K=17)
 @example(seed=5, n_images=3, max_persons=0, K=4)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import COCO_SAMPLE, SAMPLE, SHARED, run_cli, tree_hashes
+from conftest import COCO_SAMPLE, SAMPLE, SHARED, run_cli, tree_hashes, examples
 from test_convert_cli import coco_documents
 from test_yolo import coco8_pose
 
@@ -226,7 +226,7 @@ def test_from_yolo_and_labelme_in_their_own_format(tmp_path):
     assert "(labelme, read as labelme)" in res.stdout
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(doc=coco_documents(max_k=6, crowd=True), min_kp=st.integers(0, 6), min_area=st.floats(0, 3e5),
        crowd=st.booleans(), with_persons=st.booleans())
 def test_kept_equals_an_independent_count(doc, min_kp, min_area, crowd, with_persons):

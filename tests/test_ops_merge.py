@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from conftest import COCO_SAMPLE, CROWDPOSE_SAMPLE, run_cli
+from conftest import COCO_SAMPLE, CROWDPOSE_SAMPLE, run_cli, examples
 
 from annotate.dataset import ImageInfo
 from annotate.errors import PosekitError
@@ -210,7 +210,7 @@ def test_one_to_one_when_a_person_has_two_candidates():
     assert ia.tolist() == [0] and jb.tolist() == [0]
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(st.integers(0, 6), st.integers(0, 6), st.integers(0, 2**31))
 @example(0, 3, 0)
 def test_pairwise_oks_is_its_definition(g, d, seed):

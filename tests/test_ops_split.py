@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from conftest import COCO_SAMPLE, run_cli
+from conftest import COCO_SAMPLE, run_cli, examples
 
 from annotate.errors import PosekitError
 from annotate.ops.split import SPLITS, assign_groups, check_fractions, group_index, split_file
@@ -129,7 +129,7 @@ def test_group_index():
         group_index(names, "(")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.integers(1, 30), min_size=3, max_size=60), st.sampled_from([(0.1, 0.0), (0.2, 0.1), (0.3, 0.3)]),
        st.integers(0, 2**16))
 @example([1, 1, 1], (0.1, 0.0), 0)

@@ -18,7 +18,7 @@ from annotate.prelabel import COCO_NAME, MANIFEST, REVIEW_NAME, Job, PrelabelOpt
 from annotate.skeletons import COCO17
 from converters.formats import Context, read_dataset
 
-from conftest import SHARED, run_cli, tree_hashes
+from conftest import SHARED, run_cli, tree_hashes, examples
 
 IMAGES = ["000000000785.jpg", "000000196141.jpg"]
 
@@ -226,7 +226,7 @@ def test_pack_unpack_keeps_what_inference_reads(model):
 CAT = prelabel_category(list(COCO17.keypoints))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 6), st.integers(8, 400), st.integers(8, 400), st.integers(0, 2**31 - 1),
        st.integers(1, 5))
 def test_image_dataset_points_inside_and_persons_counted(n, w, h, seed, min_kp):

@@ -9,7 +9,7 @@ from annotate.skeletons import COCO17, OPENPOSE18
 from annotate.targets import (OpenPoseCodec, TargetParams, decode, keypoint_heatmaps, part_affinity_fields,
                               with_background)
 
-from conftest import COCO_SAMPLE
+from conftest import COCO_SAMPLE, examples
 from reference_targets import heatmaps_dense, heatmaps_windowed, pafs_dense, pafs_windowed
 
 
@@ -75,7 +75,7 @@ def _scene(draw):
     return kps, tuple(limbs), p, grid
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_scene())
 def test_codec_encodes_exactly_the_plain_maths(scene):
     """Against the maths at every cell (the windowed reference's integer box bounds can drop a

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import COCO_SAMPLE, ULTRALYTICS_CHECKER, run_cli, run_ultralytics
+from conftest import COCO_SAMPLE, ULTRALYTICS_CHECKER, run_cli, run_ultralytics, examples
 from test_convert_cli import COCO_IMAGES, assert_same_persons, coco_documents, materialise, persons
 
 
@@ -227,7 +227,7 @@ def test_two_images_one_label_file_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(coco_documents(crowd=True))
 def test_round_trip_property(doc):
     with tempfile.TemporaryDirectory() as tmp:
@@ -257,7 +257,7 @@ def test_round_trip_property(doc):
         assert data["kpt_names"][0] == doc["categories"][0]["keypoints"]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.data())
 def test_label_lines_are_the_numbers_printed_with_six_decimals(data):
     """format_rows (table look-ups through strided views) writes what Python's "%.6f" writes,
@@ -1020,7 +1020,7 @@ def test_writer_counts_every_person_left_out(tmp_path):
     assert ctx.notes.dropped("persons") - before == 4, ctx.notes
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(coco_documents(max_k=5), st.data())
 def test_splits_round_trip_property(doc, data):
     """Any splits (none, train, val, test, some images of none) -> YOLO -> read back: each image

@@ -48,20 +48,26 @@ def check_consistency(ds: KeypointDataset, f: Findings, tolerance: float = 1.0,
     check_images_meta(ds, f)
     if not len(ds):
         return np.zeros((0, ds.category.num_keypoints), bool)
-    kps = ds.keypoints
-    finite = np.isfinite(kps).all(axis=2)
-    v = kps[:, :, 2]
-    lab = (v > 0) & finite
-    ids, imgs = ds.ann_id, ds.image_id
+    finite = np.isfinite(ds.keypoints).all(axis=2)
+    lab = (ds.keypoints[:, :, 2] > 0) & finite
+    _check_fields(ds, f, finite)
+    W, H = image_sizes(ds)
+    outside = _check_keypoints_in_image(ds, f, lab, W, H, tolerance)
+    nonpos, out_box = _check_boxes(ds, f, lab, outside, W, H, tolerance, box_margin)
+    _check_areas(ds, f, lab, nonpos)
+    return lab & ~outside & ~out_box & ~ds.iscrowd[:, None]
 
+
+def _check_fields(ds: KeypointDataset, f: Findings, finite: np.ndarray) -> None:
+    """Ids, iscrowd, num_keypoints, v=0 points at 0,0, crowd regions without keypoints."""
+    kps, ids, imgs = ds.keypoints, ds.ann_id, ds.image_id
+    v = kps[:, :, 2]
     zero = ids == 0
     f.add_rows("consistency.annotation_id_zero", "error", imgs[zero], ids[zero],
                ["annotation id 0: COCOeval takes a match to id 0 for no match (use ids from 1)"] * int(zero.sum()))
-
     no_crowd_key = ~ds.iscrowd_given
     f.add_rows("consistency.iscrowd_missing", "error", imgs[no_crowd_key], ids[no_crowd_key],
                ["iscrowd is missing (COCOeval reads it: KeyError)"] * int(no_crowd_key.sum()))
-
     stored = np.array([e.get("num_keypoints", -1) if isinstance(e.get("num_keypoints"), int) else -1
                        for e in ds.extra], dtype=np.int64)
     count = (v > 0).sum(axis=1)
@@ -72,27 +78,40 @@ def check_consistency(ds: KeypointDataset, f: Findings, tolerance: float = 1.0,
     missing = np.array(["num_keypoints" not in e for e in ds.extra], dtype=bool) & ~ds.iscrowd
     f.add_rows("consistency.num_keypoints_missing", "warning", imgs[missing], ids[missing],
                ["num_keypoints is missing (pycocotools and mmpose rely on it)"] * int(missing.sum()))
-
     nonzero_unlabeled = (v == 0) & finite & ((kps[:, :, 0] != 0) | (kps[:, :, 1] != 0))
     rows = nonzero_unlabeled.any(axis=1)
     f.add_rows("consistency.unlabeled_nonzero", "warning", imgs[rows], ids[rows],
                ["keypoints with v=0 have non-zero x,y (COCO writes 0,0)"] * int(rows.sum()),
                nonzero_unlabeled[rows].sum(axis=1).tolist(), (_names(ds, m) for m in nonzero_unlabeled[rows]))
+    crowd_kp = ds.iscrowd & ((v > 0) & finite).any(axis=1)
+    f.add_rows("consistency.crowd_with_keypoints", "error", imgs[crowd_kp], ids[crowd_kp],
+               (f"iscrowd=1 annotation has {c} labeled keypoints (crowd regions are ignored in training)"
+                for c in count[crowd_kp]), count[crowd_kp].tolist())
 
-    W, H = image_sizes(ds)
-    x, y = kps[:, :, 0], kps[:, :, 1]
+
+def _check_keypoints_in_image(ds: KeypointDataset, f: Findings, lab: np.ndarray, W: np.ndarray, H: np.ndarray,
+                              tolerance: float) -> np.ndarray:
+    """Labeled keypoints outside their image (by more than ``tolerance``); returns them."""
+    x, y = ds.keypoints[:, :, 0], ds.keypoints[:, :, 1]
     with np.errstate(invalid="ignore"):
         outside = lab & ((x < -tolerance) | (y < -tolerance) | (x > W[:, None] + tolerance) |
                          (y > H[:, None] + tolerance))
     rows = outside.any(axis=1)
-    f.add_rows("consistency.keypoint_outside_image", "error", imgs[rows], ids[rows],
+    f.add_rows("consistency.keypoint_outside_image", "error", ds.image_id[rows], ds.ann_id[rows],
                (f"{m.sum()} labeled keypoint(s) outside the {w:g}x{h:g} image"
                 for m, w, h in zip(outside[rows], W[rows], H[rows])),
                outside[rows].sum(axis=1).tolist(), (_names(ds, m) for m in outside[rows]))
+    return outside
 
-    box = ds.bbox
-    has_box = ~np.isnan(box).any(axis=1)
-    bx, by, bw, bh = box.T
+
+def _check_boxes(ds: KeypointDataset, f: Findings, lab: np.ndarray, outside: np.ndarray, W: np.ndarray,
+                 H: np.ndarray, tolerance: float, box_margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Box sizes, boxes outside the image, keypoints outside their box, missing boxes; returns the
+    boxes of non-positive size and the keypoints outside their box."""
+    imgs, ids = ds.image_id, ds.ann_id
+    x, y = ds.keypoints[:, :, 0], ds.keypoints[:, :, 1]
+    has_box = ~np.isnan(ds.bbox).any(axis=1)
+    bx, by, bw, bh = ds.bbox.T
     with np.errstate(invalid="ignore"):
         nonpos = has_box & ((bw <= 0) | (bh <= 0)) & ~ds.iscrowd
         f.add_rows("consistency.box_size", "error", imgs[nonpos], ids[nonpos],
@@ -115,8 +134,12 @@ def check_consistency(ds: KeypointDataset, f: Findings, tolerance: float = 1.0,
     nobox = ~has_box & lab.any(axis=1)
     f.add_rows("consistency.box_missing", "warning", imgs[nobox], ids[nobox],
                ["annotation has keypoints but no bbox"] * int(nobox.sum()))
+    return nonpos, out_box
 
-    # COCOeval reads every ground-truth area (crowd regions too): KeyError without it
+
+def _check_areas(ds: KeypointDataset, f: Findings, lab: np.ndarray, nonpos: np.ndarray) -> None:
+    """COCOeval reads every ground-truth area (crowd regions too): KeyError without it."""
+    imgs, ids = ds.image_id, ds.ann_id
     no_area = np.isnan(ds.area)
     f.add_rows("consistency.area_missing", "error", imgs[no_area], ids[no_area],
                ["area is missing (COCOeval reads it: KeyError; OKS needs it)"] * int(no_area.sum()))
@@ -124,9 +147,3 @@ def check_consistency(ds: KeypointDataset, f: Findings, tolerance: float = 1.0,
         bad_area = (ds.area <= 0) & lab.any(axis=1) & ~ds.iscrowd & ~nonpos
     f.add_rows("consistency.area_nonpositive", "error", imgs[bad_area], ids[bad_area],
                (f"area is {a:g} for a person with keypoints" for a in ds.area[bad_area]), ds.area[bad_area].tolist())
-
-    crowd_kp = ds.iscrowd & lab.any(axis=1)
-    f.add_rows("consistency.crowd_with_keypoints", "error", imgs[crowd_kp], ids[crowd_kp],
-               (f"iscrowd=1 annotation has {c} labeled keypoints (crowd regions are ignored in training)"
-                for c in count[crowd_kp]), count[crowd_kp].tolist())
-    return lab & ~outside & ~out_box & ~ds.iscrowd[:, None]
