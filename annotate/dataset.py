@@ -128,9 +128,6 @@ class KeypointDataset:
     def image_by_id(self) -> dict[int, ImageInfo]:
         return {im.id: im for im in self.images}
 
-    def category_by_id(self) -> dict[int, Category]:
-        return {c.id: c for c in self.categories}
-
     def indices_by_image(self) -> dict[int, np.ndarray]:
         """Annotation row indices grouped by image id (images without persons map to empty)."""
         order = np.argsort(self.image_id, kind="stable")

@@ -37,10 +37,6 @@ class Notes(Counter):
     def _items(self, kind: str) -> list[str]:
         return [f"{n} {what}" for (k, _, what), n in sorted(self.items(), key=lambda kv: kv[0][2]) if k == kind]
 
-    @property
-    def has_loss(self) -> bool:
-        return bool(self._items("lost"))
-
     def line(self) -> str:
         """One line for the end of a conversion: what was not carried and what was changed."""
         lost, changed = self._items("lost"), self._items("changed")

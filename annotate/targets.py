@@ -42,11 +42,6 @@ class TargetParams:
     cutoff: float = 0.01
 
 
-def cell_centres(n: int, stride: int) -> np.ndarray:
-    """Input-pixel coordinates of the centres of ``n`` grid cells."""
-    return stride * np.arange(n, dtype=np.float64) + stride / 2 - 0.5
-
-
 def gaussian_radius(sigma: float, cutoff: float) -> float:
     """Distance at which the Gaussian falls to ``cutoff`` (3 sigma when ``cutoff`` is 0)."""
     return sigma * math.sqrt(2 * math.log(1 / cutoff)) if cutoff > 0 else 3 * sigma

@@ -19,6 +19,9 @@ RUNS = [
     ["bench_mpii.py", "--images", "2500" if QUICK else "25000", "--people", "4000" if QUICK else "40000"],
     ["bench_yolo.py", "--images", "6400" if QUICK else "64115", "--persons", "15000" if QUICK else "150000"],
     ["bench_prelabel.py", "--images", "4" if QUICK else "8", "--batch-size", "2", "--workers", "2"],
+    ["bench_stats_filter.py", "--persons", "15000" if QUICK else "150000"],
+    ["bench_merge_split.py", "--persons", "15000" if QUICK else "150000"],
+    ["bench_compare.py", "--persons", "15000" if QUICK else "150000"],
 ]
 
 

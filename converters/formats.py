@@ -1,4 +1,6 @@
-"""The formats ``annotate convert SRC -o DST --to FORMAT`` knows: name -> detector, reader, writer.
+"""The one conversion path: the formats every command reads and writes (name -> module with
+``detect``, ``read``, ``write``), the :class:`Context` they share, and ``read_dataset``,
+``write_dataset``, ``convert``.
 
 Every format converts through :class:`~annotate.dataset.KeypointDataset`: a reader gives a
 :class:`Source` (the dataset and the folder its image file names are relative to), a writer
@@ -6,8 +8,9 @@ gives an :class:`Output` (the bytes of every file and the links to make), writte
 :func:`write_output` so that nothing is partly written: a new output folder is filled under a
 temporary name and renamed into place; single files are written atomically.
 
-Readers and writers are imported only when used (``module:function`` strings), so detecting a
-format costs nothing but a look at the path and the first bytes of the file.
+Each format is one module (``detect``, ``read``, ``write``), imported when first asked: detection
+imports the seven modules (kept light at import: heavy libraries are imported where used) and
+looks at the path and the first bytes of the file (:class:`Probe`).
 """
 from __future__ import annotations
 
@@ -481,7 +484,7 @@ def read_dataset(src: Path, ctx: Context, from_: str | None = None) -> tuple[Sou
     fmt = get_format(from_) if from_ else get_format(detect_format(src))
     source = fmt.read(src, ctx)
     if ctx.bad_files and not ctx.skip_bad:
-        raise PosekitError(src, f"{len(ctx.bad_files)} bad part(s) of this {fmt.name} source (listed above), the "
+        raise PosekitError(src, f"{len(ctx.bad_files)} bad part(s) of this {fmt.name} source, the "
                                 f"first: {ctx.bad_files[0]}; nothing written (fix them, or pass --skip-bad to "
                                 f"convert the rest)")
     ds = source.ds

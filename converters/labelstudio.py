@@ -56,7 +56,6 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from annotate.dataset import Category, DatasetBuilder, ImageInfo, KeypointDataset, boxes_from_keypoints
 from annotate.errors import PosekitError
@@ -914,6 +913,8 @@ class _TaskReader:
         boxed = [p for p in persons if p.box is not None]
         if self.positional or not boxed or not loose:
             return loose
+        from scipy.optimize import linear_sum_assignment  # (imported when used: detection imports this module)
+
         by_label: dict[Any, list[tuple[str, dict[str, Any]]]] = {}
         for rid, r in loose:
             by_label.setdefault(_label(r), []).append((rid, r))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from ..errors import PosekitError
 from ..images import image_path, read_image
 from ..io import dumps_json
 from .compare import DIFFER, MOVED_PX, Comparison, Side, differ_text, moved_line, oks_line, to_json
+from .plots import new_figure, png_data_url
 
 REF_BGR = (60, 190, 40)      # green
 OTHER_BGR = (0, 140, 255)    # orange
@@ -180,25 +180,13 @@ def _jpeg(img: np.ndarray) -> str:
 
 # --------------------------------------------------------------------------- plots
 
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def keypoint_plot(cmp: Comparison) -> str:
     """Per keypoint: mean normalised error (left) and PCK at 0.05 and 0.1 (right)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     t = cmp.table
     y = np.arange(len(t))[::-1]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 0.28 * len(t) + 1.6), sharey=True)
+    fig = new_figure(10, 0.28 * len(t) + 1.6, layout="tight")
+    ax1 = fig.add_subplot(1, 2, 1)
+    ax2 = fig.add_subplot(1, 2, 2, sharey=ax1)
     ax1.barh(y, np.nan_to_num(t["mean_error"]), color="#d9822b")
     ax1.set_yticks(y, [short_name(n) for n in t["keypoint"]])
     ax1.set_xlabel("mean error / sqrt(REF person area)")
@@ -214,19 +202,14 @@ def keypoint_plot(cmp: Comparison) -> str:
     ax2.legend(loc="lower right", fontsize=8)
     for ax in (ax1, ax2):
         ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return _png(fig)
+    return png_data_url(fig)
 
 
 def confusion_plot(cmp: Comparison) -> str:
     """The visibility flags, REF against OTHER, as a heat map with counts."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     c = cmp.confusion.sum(axis=0)
-    fig, ax = plt.subplots(figsize=(4.2, 3.6))
+    fig = new_figure(4.2, 3.6, layout="tight")
+    ax = fig.add_subplot()
     ax.imshow(np.log1p(c), cmap="Blues")
     labels = ["0 unlabeled", "1 occluded", "2 visible"]
     ax.set_xticks(range(3), labels, fontsize=8)
@@ -239,19 +222,15 @@ def confusion_plot(cmp: Comparison) -> str:
             ax.text(j, i, f"{int(c[i, j]):,}", ha="center", va="center",
                     color="white" if np.log1p(c[i, j]) > hi * 0.6 else "black", fontsize=10)
     ax.set_title("visibility flags (matched persons)", fontsize=10)
-    fig.tight_layout()
-    return _png(fig)
+    return png_data_url(fig)
 
 
 def oks_plot(cmp: Comparison) -> str:
     """How the matched pairs' OKS are spread."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(4.2, 3.6))
+    fig = new_figure(4.2, 3.6, layout="tight")
+    ax = fig.add_subplot()
     ax.hist(cmp.oks, bins=np.linspace(0, 1, 51), color="#5a9f5a")
     ax.set_xlabel("OKS of a matched pair")
     ax.set_ylabel("pairs")
@@ -259,8 +238,7 @@ def oks_plot(cmp: Comparison) -> str:
     ax.set_title(f"{len(cmp.oks):,} matched pairs; {len(cmp.ref_unmatched):,} only in REF, "
                  f"{len(cmp.other_unmatched):,} only in OTHER", fontsize=9)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _png(fig)
+    return png_data_url(fig)
 
 
 # --------------------------------------------------------------------------- the page

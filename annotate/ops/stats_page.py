@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from ..io import dumps_json
 from ..validate.page import PAGE_CSS
+from .plots import figure_png, new_figure
 from .stats import HEAT_RANGE, LARGE_AREA, SMALL_AREA, DatasetStats, overview_rows
 
 #: Colours: visible, occluded, unlabeled (as the validation pictures: green, orange, grey).
@@ -27,20 +27,6 @@ main{max-width:1100px} figure{margin:1em 0 2em;background:#fff;border:1px solid 
 figure img{max-width:100%;height:auto;display:block} figcaption{color:#555;margin-top:.3em}
 table.kv td:first-child{font-weight:bold;white-space:nowrap} td.n,th.n{text-align:right}
 """
-
-
-def figure_png(fig: Any) -> bytes:
-    """A matplotlib figure as PNG bytes."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return buf.getvalue()
-
-
-def new_figure(width: float, height: float, layout: str | None = "constrained") -> Any:
-    """A figure of the object API (no pyplot state; the Agg canvas draws it)."""
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout=layout)
 
 
 def plot_persons_per_image(st: DatasetStats) -> Any:
