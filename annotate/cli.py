@@ -282,8 +282,8 @@ def convert_any(
                                      "labelstudio, openpose."),
     from_: Optional[str] = typer.Option(None, "--from", help="Source format, when detection is not wanted."),
     map_to: Optional[str] = typer.Option(None, "--map-to", help="Map the keypoints to this layout before writing "
-                                         "(coco17, mpii16, openpose18, body25, crowdpose14, aic14, halpe26, "
-                                         "mpi15): named mappings, else by keypoint name; prints what maps, what "
+                                         "(coco17, mpii16, openpose18, body25, body25b, crowdpose14, aic14, "
+                                         "halpe26, mpi15): named mappings, else by keypoint name; prints what maps, what "
                                          "is derived (neck = mean of the shoulders) and what is dropped."),
     layout: Optional[str] = LAYOUT_OPTION,
     category: Optional[str] = CATEGORY_OPTION,

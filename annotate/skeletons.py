@@ -271,7 +271,17 @@ MPI15 = _layout(
     ("mpi", "mpi-15", "mpi_15", "openpose_mpi", "openpose-mpi"),
 )
 
-LAYOUTS.update({lay.name: lay for lay in (CROWDPOSE14, AIC14, HALPE26, BODY25, MPI15)})
+BODY25B = _layout(
+    "body25b",
+    # OpenPose's experimental BODY_25B (openpose_train's experimental_models; what Pose2Sim's demo
+    # uses): COCO's 17 in COCO's order, then the upper neck, the head top and the feet
+    COCO17.keypoints + ("upper_neck", "head_top", "left_big_toe", "left_small_toe", "left_heel",
+                        "right_big_toe", "right_small_toe", "right_heel"),
+    COCO17.limbs + ((5, 17), (6, 17), (17, 18), (15, 19), (19, 20), (15, 21), (16, 22), (22, 23), (16, 24)),
+    ("body_25b", "body-25b", "openpose25b"),
+)
+
+LAYOUTS.update({lay.name: lay for lay in (CROWDPOSE14, AIC14, HALPE26, BODY25, BODY25B, MPI15)})
 
 
 # --------------------------------------------------------------------------- spellings in the wild
@@ -377,6 +387,6 @@ def mapping_between(src: Layout, dst: Layout) -> Mapping:
     return Mapping(src, dst, pairs, mids)
 
 
-for _lay in (CROWDPOSE14, AIC14, HALPE26, BODY25, MPI15):
+for _lay in (CROWDPOSE14, AIC14, HALPE26, BODY25, BODY25B, MPI15):
     MAPPINGS[(_lay.name, "coco17")] = mapping_between(_lay, COCO17)
     MAPPINGS[("coco17", _lay.name)] = mapping_between(COCO17, _lay)

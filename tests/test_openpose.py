@@ -306,3 +306,17 @@ def test_writer_counts_crowd_regions_as_persons_not_written(tmp_path):
     res = _convert(coco, tmp_path / "op", "openpose")
     assert "1 crowd regions (OpenPose has none)" in res.notes.line() and "1 persons" in res.summary
     assert len(json.loads((tmp_path / "op" / "a_keypoints.json").read_text())["people"]) == 1
+
+
+def test_pose2sim_body25b_is_read_with_its_own_names():
+    """Pose2Sim's demo is BODY_25B (COCO's 17 in COCO order, then upper neck, head top and feet):
+    with --layout body25b every keypoint gets its own name, and it maps to COCO-17 by name."""
+    from converters.formats import Context, read_dataset, remap
+
+    src = Path(__file__).parent / "data" / "openpose" / "pose2sim"
+    ctx = Context(layout="body25b")
+    ds = read_dataset(src, ctx, "openpose")[0].ds
+    assert ds.category.keypoints[:17] == list(COCO17.keypoints) and ds.category.keypoints[17:19] == ["upper_neck",
+                                                                                                      "head_top"]
+    coco, _ = remap(ds, "coco17", ctx.notes)
+    np.testing.assert_array_equal(coco.keypoints, ds.keypoints[:, :17])
