@@ -203,7 +203,7 @@ def refuse_single_file(probe: Probe, name: str) -> None:
     raise PosekitError(probe.path, f"looks like one {name} file; pass the folder that holds the {name} files")
 
 
-def _layout_option(name: str, option: str = "--layout"):
+def layout_option(name: str, option: str = "--layout"):
     from annotate.skeletons import get_layout
 
     try:
@@ -220,7 +220,7 @@ def remap(ds: KeypointDataset, layout_name: str, notes: Notes) -> tuple[Keypoint
     from annotate.dataset import Category
     from annotate.skeletons import mapping_between
 
-    dst = _layout_option(layout_name, "--map-to")
+    dst = layout_option(layout_name, "--map-to")
     src = ds.category.layout
     if src.keypoints == dst.keypoints:
         return ds, f"already {dst.name}"
@@ -470,7 +470,7 @@ def check_options(ctx: Context) -> None:
     if ctx.outside not in ("clip", "hide", "drop"):
         raise PosekitError(None, f"--outside must be clip, hide or drop, not {ctx.outside!r}")
     if ctx.layout:
-        _layout_option(ctx.layout)
+        layout_option(ctx.layout)
     if ctx.images is not None and not ctx.images.is_dir():
         raise PosekitError(ctx.images, "images folder not found")
 

@@ -584,9 +584,9 @@ def read(src: Path, ctx: "Context") -> "Source":
     (default: the category the files carry, else COCO-17); images lie inside ``ctx.images``
     (default: :func:`images_root`). Bad files refuse the conversion, or with ``ctx.skip_bad``
     are counted and left out."""
-    from .formats import Source, _layout_option
+    from .formats import Source, layout_option
 
-    layout = _layout_option(ctx.layout) if ctx.layout else None
+    layout = layout_option(ctx.layout) if ctx.layout else None
     files = find_labelme_files(src)
     items, errors, categories = _parse_files(files, ctx.images, layout, ctx)
     root = ctx.images

@@ -50,7 +50,7 @@ from annotate.images import image_size, image_stem
 from annotate.io import relative_name
 from annotate.notes import Notes
 
-from .formats import Context, Output, Source, _layout_option, class_index, head_bytes, image_rows, note_unheld
+from .formats import Context, Output, Source, layout_option, class_index, head_bytes, image_rows, note_unheld
 
 if TYPE_CHECKING:
     from .formats import Probe
@@ -481,7 +481,7 @@ def read(src: Path, ctx: Context) -> Source:
         raise PosekitError(src, "no images found (Ultralytics' image suffixes) under images/ or data.yaml's folders")
     owner = yaml_path or src
     class_names = _class_names(data, owner)
-    k_hint = _layout_option(ctx.layout).num_keypoints if ctx.layout else None
+    k_hint = layout_option(ctx.layout).num_keypoints if ctx.layout else None
     walk = _walk_labels(images, _kpt_shape(data, owner), class_names, k_hint, ctx)
     K, ndim = (walk.K, walk.ndim) if walk.K is not None else (17, 3)  # no labels: COCO-17, Ultralytics' default
     if class_names is None:

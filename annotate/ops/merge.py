@@ -328,20 +328,15 @@ def merge_files(sources: list[Path], dst: Path, to: str | None = None, from_: st
     """Read every input (format detected, or ``from_``), map each to ``map_to`` when given,
     merge them (:func:`merge_datasets`) and write ``dst`` as ``to`` (default: the first input's
     format). Nothing is written when anything is wrong."""
-    from converters.formats import Context, check_target, detect_format, get_format, read_dataset, remap, \
-        write_dataset
+    from converters.formats import (Context, check_target, detect_format, get_format, layout_option, read_dataset,
+                                    remap, write_dataset)
     from ..io import paused_gc
 
     if len(sources) < 2:
         raise PosekitError(None, "merge needs at least two inputs")
     check_merge_options(on_duplicate, threshold)
     if map_to:
-        from ..skeletons import get_layout
-
-        try:
-            get_layout(map_to)
-        except KeyError as exc:
-            raise PosekitError(None, f"--map-to: {exc.args[0]}") from None
+        layout_option(map_to, "--map-to")
     fmt_out = get_format(to or from_ or detect_format(sources[0]))
     check_target(fmt_out, dst, overwrite, tuple(sources))
     notes = Notes()
