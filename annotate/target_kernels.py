@@ -19,6 +19,9 @@ from numba import njit
 # slack on window bounds computed in floating point, so that rounding never drops a boundary cell
 # (the exact test of every candidate cell decides)
 EPS = 1e-7
+#: A unit direction component below this is taken as 0 when bounding a limb's cells (not in the
+#: exact test of a cell).
+AXIS = 1e-9
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -99,8 +102,11 @@ def _capsule_rows(vx: float, vy: float, length: float, w: float) -> tuple[float,
     """Coefficients of the capsule's extent along a row, ``ex = px - x1`` as a function of
     ``ey = py - y1``: ``0 <= vx ex + vy ey <= length`` gives ``ex`` between ``s1 ey`` and
     ``s1 ey + o1``; ``|vx ey - vy ex| <= w`` gives ``s2 ey +- o2`` (inf where a direction is 0)."""
-    s1, o1 = (-vy / vx, length / vx) if vx != 0 else (0.0, math.inf)
-    s2, o2 = (vx / vy, w / abs(vy)) if vy != 0 else (0.0, math.inf)
+    # a direction this close to an axis bounds ex only past any image (1e9 times the limb or the
+    # width), and its 1 / v terms would swamp the rounding margin (a limb from (2, 0) to
+    # (0, -6.6e-212) lost a cell the exact test takes): left unbounded there, the exact test decides
+    s1, o1 = (-vy / vx, length / vx) if abs(vx) > AXIS else (0.0, math.inf)
+    s2, o2 = (vx / vy, w / abs(vy)) if abs(vy) > AXIS else (0.0, math.inf)
     return s1, o1, s2, o2
 
 
