@@ -1,6 +1,8 @@
-"""The ``annotate`` command line: convert, validate, render and pre-label COCO keypoint data.
+"""The ``annotate`` command line: convert, config, validate, render and pre-label keypoint data
+(the dataset commands stats, filter, merge, split and compare are in :mod:`annotate.cli_ops`).
 
-Exit codes: 0 ok, 1 validation found problems at or above --fail-on, 2 bad input or usage.
+Exit codes: 0 ok, 1 problems found (validate at or above --fail-on, compare --fail-below), 2 bad
+input or usage.
 """
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="annotate", no_args_is_help=True, add_completion=False,
-    help="Pre-label, convert, validate and render COCO person-keypoint annotations.\n\n"
-         "Exit codes: 0 ok, 1 validation found problems, 2 bad input or usage.")
+    help="Pre-label, convert, validate and render pose keypoint annotations (COCO and any other layout); "
+         "stats, filter, merge, split and compare annotation sets.\n\n"
+         "Exit codes: 0 ok, 1 problems found (validate, compare --fail-below), 2 bad input or usage.")
 
 
 class OneLineUsage(typer.core.TyperCommand):
@@ -74,7 +77,7 @@ class RenderLayout(str, enum.Enum):
 @app.callback()
 def main(quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the final result line."),
          debug: bool = typer.Option(False, "--debug", help="Show a traceback for errors.")) -> None:
-    """Pre-label, convert, validate and render COCO person-keypoint annotations."""
+    """Pre-label, convert, validate and render pose annotations; stats, filter, merge, split, compare."""
 
 
 #: Top-level modules of the optional extras, for a clear line when one is missing.
@@ -528,8 +531,9 @@ def prelabel(
                                    "unchanged since; a file a person edited is never replaced."),
     quiet: bool = QUIET,
 ) -> None:
-    """Pre-label images with an MMPose bottom-up HRNet: LabelMe files to correct, one COCO file
-    and a review list (least certain images first)."""
+    """Pre-label images with an MMPose bottom-up HRNet: LabelMe files to correct.
+
+    Also one COCO file for the set and a review list (least certain images first)."""
     def body() -> int:
         from .prelabel import PrelabelOptions, plan_prelabel
 

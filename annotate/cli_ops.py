@@ -31,7 +31,9 @@ def stats(
     overwrite: bool = OVERWRITE,
     quiet: bool = QUIET,
 ) -> None:
-    """What a dataset holds: images, persons, crowd regions, persons per image, per keypoint how often
+    """What a dataset holds: counts, per-keypoint visibility, sizes; --report: a page of plots.
+
+    Images, persons, crowd regions, persons per image, per keypoint how often
     it is labeled / visible / occluded, keypoints per person, person sizes (COCO's small < 32² <=
     medium < 96² <= large areas), image sizes, layout and categories.
 
@@ -199,7 +201,9 @@ def split(
     overwrite: bool = OVERWRITE,
     quiet: bool = QUIET,
 ) -> None:
-    """Split a dataset into train / val / test: every image in exactly one split, groups kept
+    """Split into train / val / test: reproducible, groups kept together, stratified.
+
+    Every image in exactly one split, groups kept
     together, the sizes as asked (within one group), and each split's per-keypoint visible
     fraction close to the whole set's (groups are dealt out largest first; each split takes, of
     the next groups that fit, the one that keeps its fractions closest). The closing line gives
@@ -246,7 +250,9 @@ def compare(
     overwrite: bool = OVERWRITE,
     quiet: bool = QUIET,
 ) -> None:
-    """How far two annotation sets of the same images agree (any formats, one keypoint layout):
+    """How far two annotation sets agree: per-keypoint error, PCK, visibility, AP/AR.
+
+    Two annotation sets of the same images (any formats, one keypoint layout):
     images matched by file name, persons per image by OKS (the layout's sigmas); per keypoint the
     error normalised by person size (sqrt of the REF person's area), PCK at 0.05 and 0.1 and the
     visibility flags side by side; the persons only one side has; COCOeval's AP and AR (REF as
