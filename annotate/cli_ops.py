@@ -13,6 +13,8 @@ from .cli import OVERWRITE, QUIET, OneLineUsage, app, run
 from .errors import PosekitError
 
 FROM = typer.Option(None, "--from", help="Source format, when detection is not wanted.")
+TO = typer.Option(None, "--to", help="Format to write: coco, labelme, mpii, yolo, cvat, labelstudio, openpose "
+                  "(default: the source's).")
 IMAGES = typer.Option(None, help="Folder the image file names are relative to (sizes missing from the "
                       "source are read from it).")
 
@@ -67,8 +69,7 @@ def filter_(
     source: Path = typer.Argument(..., help="The dataset: any format `annotate convert` reads (detected)."),
     output: Path = typer.Option(..., "-o", "--output", help="File or folder to write (as --to, by default the "
                                 "source's format)."),
-    to: Optional[str] = typer.Option(None, "--to", help="Format to write: coco, labelme, mpii, yolo, cvat, "
-                                     "labelstudio, openpose (default: the source's)."),
+    to: Optional[str] = TO,
     category: Optional[list[str]] = typer.Option(None, "--category", help="Keep persons of this keypoint "
                                                  "category (by name; repeatable); others are dropped from the "
                                                  "output's categories too."),
@@ -194,8 +195,7 @@ def split(
                                         "Images it does not match are each their own group (counted)."),
     group_by_folder: bool = typer.Option(False, "--group-by-folder", help="Images of one folder go to the same "
                                          "split (images at the top level are each their own group)."),
-    to: Optional[str] = typer.Option(None, "--to", help="Format to write: coco, labelme, mpii, yolo, cvat, "
-                                     "labelstudio, openpose (default: the source's)."),
+    to: Optional[str] = TO,
     from_: Optional[str] = FROM,
     images: Optional[Path] = IMAGES,
     overwrite: bool = OVERWRITE,

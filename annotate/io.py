@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import os
+import posixpath
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -181,7 +182,15 @@ def relative_name(name: str, what: str = "image file_name", owner: str | Path | 
         raise PosekitError(owner, f"{what} {name!r} is an absolute path; expected a relative path")
     if ".." in rel.split("/"):
         raise PosekitError(owner, f"{what} {name!r} climbs out of its folder ('..'); expected a path inside it")
-    return os.path.normpath(rel)
+    return name_key(rel)
+
+
+def name_key(name: str) -> str:
+    """A file name as names are compared (images matched across sets): ``\\`` read as ``/``, ``.``
+    and doubled ``/`` resolved (names that need none of it are returned as they are)."""
+    if "\\" in name or "//" in name or "/." in "/" + name or name.endswith("/"):
+        return posixpath.normpath(name.replace("\\", "/"))
+    return name
 
 
 def safe_relative(base: str | Path, rel: str, what: str, owner: str | Path,

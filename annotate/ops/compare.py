@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..dataset import KeypointDataset, keypoint_extent
 from ..errors import PosekitError
+from ..io import name_key
 from ..notes import Notes
 from ..skeletons import canonical_name, find_layout
 from .oks import layout_sigmas, match_pairs, oks_areas, oks_pairs, pairs_by_image
@@ -128,17 +129,10 @@ def _layout_words(names: list[str]) -> str:
     return f"{lay.name}, {len(names)} keypoints" if lay else f"{len(names)} keypoints: {', '.join(names[:4])}..."
 
 
-def _name_key(name: str) -> str:
-    """A file name as compared: ``\\`` read as ``/``, ``.``, ``..`` and doubled ``/`` resolved."""
-    if "\\" in name or "//" in name or "/." in "/" + name or name.endswith("/"):
-        return posixpath.normpath(name.replace("\\", "/"))
-    return name
-
-
 def _names(side: Side) -> dict[str, int]:
     out: dict[str, int] = {}
     for im in side.ds.images:
-        key = _name_key(im.file_name)
+        key = name_key(im.file_name)
         if key in out:
             raise PosekitError(side.path, f"two images are named {im.file_name!r}; compare matches images by "
                                           f"file name")
